@@ -1,0 +1,179 @@
+//! Exit-code classes and the one error type that carries them.
+//!
+//! Everything else uses `anyhow` with context. Where the exit code depends on what went wrong,
+//! the code that knows creates a [`Failure`] (or attaches one with [`ResultExt::kind`]); `main`
+//! walks the chain once and maps the first `Failure` it meets to an exit code. An error with no
+//! `Failure` in its chain is a bug: exit 1.
+
+use std::fmt;
+
+/// The exit-code contract with Puppet, Ansible and people. README.md has the same table; a test
+/// walks this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// 1: a bug or an environment we did not foresee.
+    Internal,
+    /// 3: bad flags, environment variables, facts, templates or files.
+    Config,
+    /// 4: the cluster or environment API failed, refused or could not be reached.
+    Api,
+    /// 5: the installer failed verification (digest, signature, chain, layout).
+    Verification,
+    /// 6: the installer or oneagentctl failed, or the host does not match the plan afterwards.
+    Installer,
+    /// 7: another run holds the lock.
+    Locked,
+}
+
+/// What a finished run reports when nothing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: converged, nothing changed (or, for `check`, nothing would change).
+    Converged,
+    /// 2: changed (or, for `check`, a change is needed).
+    Changed,
+}
+
+pub const EXIT_CONVERGED: u8 = 0;
+pub const EXIT_CHANGED: u8 = 2;
+
+/// Every exit code, its name and its meaning: the single source for README and tests.
+pub const EXIT_CODES: &[(u8, &str, &str)] = &[
+    (0, "converged", "nothing changed (check: nothing would change)"),
+    (1, "internal", "unexpected internal error"),
+    (2, "changed", "the host was changed (check: a change is needed)"),
+    (3, "config", "bad configuration or input"),
+    (4, "api", "Dynatrace API or network failure"),
+    (5, "verification", "installer verification failed"),
+    (6, "installer", "installer failed or the result is not as planned"),
+    (7, "locked", "another run holds the lock"),
+];
+
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Internal => 1,
+            Kind::Config => 3,
+            Kind::Api => 4,
+            Kind::Verification => 5,
+            Kind::Installer => 6,
+            Kind::Locked => 7,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Converged => EXIT_CONVERGED,
+            Outcome::Changed => EXIT_CHANGED,
+        }
+    }
+}
+
+/// An error whose class decides the exit code. Its message says what was being done, to what,
+/// and what the user can do; it never holds a secret.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A new error of the given class.
+pub fn failure(kind: Kind, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        kind,
+        message: message.into(),
+    })
+}
+
+/// The class of an error: the outermost [`Failure`] in its chain, else `Internal`.
+pub fn kind_of(err: &anyhow::Error) -> Kind {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Failure>())
+        .map_or(Kind::Internal, |f| f.kind)
+}
+
+/// The whole chain on one line, outermost first: `doing X: because Y: because Z`.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for (i, cause) in err.chain().enumerate() {
+        let text = cause.to_string();
+        // Context that repeats its cause adds nothing.
+        if i > 0 && out.ends_with(&text) {
+            continue;
+        }
+        if i > 0 {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+pub trait ResultExt<T> {
+    /// Attach a class and a message (what was being done, to what, what to do) to an error.
+    fn kind(self, kind: Kind, message: impl FnOnce() -> String) -> anyhow::Result<T>;
+}
+
+impl<T, E> ResultExt<T> for Result<T, E>
+where
+    E: Into<anyhow::Error>,
+{
+    fn kind(self, kind: Kind, message: impl FnOnce() -> String) -> anyhow::Result<T> {
+        self.map_err(|e| {
+            e.into().context(Failure {
+                kind,
+                message: message(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_in_the_table_and_codes_are_distinct() {
+        let kinds = [
+            Kind::Internal,
+            Kind::Config,
+            Kind::Api,
+            Kind::Verification,
+            Kind::Installer,
+            Kind::Locked,
+        ];
+        for k in kinds {
+            assert!(EXIT_CODES.iter().any(|(c, _, _)| *c == k.exit_code()), "{k:?}");
+        }
+        for o in [Outcome::Converged, Outcome::Changed] {
+            assert!(EXIT_CODES.iter().any(|(c, _, _)| *c == o.exit_code()), "{o:?}");
+        }
+        let mut codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _, _)| *c).collect();
+        codes.dedup();
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn outermost_failure_decides_and_plain_errors_are_internal() {
+        let plain = anyhow::anyhow!("boom");
+        assert_eq!(kind_of(&plain), Kind::Internal);
+
+        let inner: Result<(), _> = Err(std::io::Error::other("connection reset"));
+        let err = inner
+            .kind(Kind::Api, || "downloading installer".into())
+            .unwrap_err()
+            .context("applying");
+        assert_eq!(kind_of(&err), Kind::Api);
+        assert_eq!(one_line(&err), "applying: downloading installer: connection reset");
+    }
+}

@@ -1,0 +1,4 @@
+mod error;
+mod secret;
+
+fn main() {}
