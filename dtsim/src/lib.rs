@@ -1,1 +1,2 @@
+pub mod installer;
 pub fn placeholder() {}
