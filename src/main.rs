@@ -1,4 +1,8 @@
 mod error;
 mod secret;
+mod cluster;
+mod download;
+mod http;
+mod token;
 
 fn main() {}

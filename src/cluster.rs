@@ -1,0 +1,164 @@
+//! Cluster API v2 (Managed): make sure the tenant (environment) exists, and get a short-lived
+//! token-management token for it. Needs a cluster token with `ServiceProviderAPI` (tenants)
+//! and `EnvironmentTokenManagement` (token-management tokens).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{failure, Kind};
+use crate::http::{Call, Client, Method};
+use crate::secret::Secret;
+
+const CLUSTER_TOKEN: &str = "the cluster token";
+const TENANTS_SCOPE: &str = "ServiceProviderAPI";
+const TOKENS_SCOPE: &str = "EnvironmentTokenManagement";
+/// The token-management token only has to outlive minting one installer token.
+const MANAGEMENT_TOKEN_SECONDS: u32 = 300;
+
+#[derive(Debug)]
+pub struct Ensured {
+    /// This run created the tenant (201). False when it existed, or a racing host created it
+    /// first (our PUT then updated it with the same body: 204).
+    pub created: bool,
+    /// From `createToken=true` when this run created the tenant.
+    pub token_management_token: Option<Secret>,
+}
+
+/// Whether tenant `id` exists on the cluster.
+pub fn tenant_exists(
+    c: &Client,
+    cluster_url: &str,
+    cluster_token: &Secret,
+    id: &str,
+) -> anyhow::Result<bool> {
+    let url = environment_url(cluster_url, id)?;
+    let doing = format!("looking up tenant '{id}'");
+    let call = Call::new(Method::Get, &url, &doing)
+        .token(cluster_token, CLUSTER_TOKEN)
+        .scope(TENANTS_SCOPE);
+    Ok(c.call(&call, &[200, 404])?.status == 200)
+}
+
+/// Makes sure tenant `id` exists: GET first, PUT only on 404, so an existing tenant's name and
+/// tags are never touched. The PUT body is the same for every host deriving this id, so a
+/// racing host's PUT (an update, 204) changes nothing.
+pub fn ensure_tenant(
+    c: &Client,
+    cluster_url: &str,
+    cluster_token: &Secret,
+    id: &str,
+    name: &str,
+    tags: &[String],
+) -> anyhow::Result<Ensured> {
+    if tenant_exists(c, cluster_url, cluster_token, id)? {
+        return Ok(Ensured {
+            created: false,
+            token_management_token: None,
+        });
+    }
+    let url = format!("{}?createToken=true", environment_url(cluster_url, id)?);
+    let doing = format!("creating tenant '{id}'");
+    let body = json!({ "name": name, "tags": tags, "state": "ENABLED" });
+    let call = Call::new(Method::Put, &url, &doing)
+        .token(cluster_token, CLUSTER_TOKEN)
+        .scope(TENANTS_SCOPE)
+        .json(&body);
+    let reply = c.call(&call, &[201, 204])?;
+    if reply.status == 204 {
+        return Ok(Ensured {
+            created: false,
+            token_management_token: None,
+        });
+    }
+    #[derive(Deserialize)]
+    struct Created {
+        #[serde(rename = "tokenManagementToken")]
+        token_management_token: Option<String>,
+    }
+    let created: Created = reply.json(&call)?;
+    Ok(Ensured {
+        created: true,
+        token_management_token: created
+            .token_management_token
+            .map(Secret::new)
+            .filter(|s| !s.is_empty()),
+    })
+}
+
+/// A token-management token for tenant `id` (scopes `apiTokens.read`, `apiTokens.write`,
+/// `TenantTokenManagement`), valid for 5 minutes.
+pub fn token_management_token(
+    c: &Client,
+    cluster_url: &str,
+    cluster_token: &Secret,
+    id: &str,
+) -> anyhow::Result<Secret> {
+    let url = format!("{}/tokenManagementToken", environment_url(cluster_url, id)?);
+    let doing = format!("getting a token-management token for tenant '{id}'");
+    let not_found = format!("tenant '{id}' does not exist on this cluster");
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown-host".into());
+    let body = json!({
+        "name": format!("oneagent-bootstrap {host}"),
+        "expiresIn": { "value": MANAGEMENT_TOKEN_SECONDS, "unit": "SECONDS" },
+    });
+    let call = Call::new(Method::Post, &url, &doing)
+        .token(cluster_token, CLUSTER_TOKEN)
+        .scope(TOKENS_SCOPE)
+        .not_found(&not_found)
+        .json(&body);
+    let reply = c.call(&call, &[200, 201])?;
+    #[derive(Deserialize)]
+    struct Issued {
+        token: String,
+    }
+    let issued: Issued = reply.json(&call)?;
+    let token = Secret::new(issued.token);
+    if token.is_empty() {
+        return Err(call.api_error("answered with an empty token"));
+    }
+    Ok(token)
+}
+
+/// `{cluster}/api/cluster/v2/environments/{id}`, refusing ids outside the documented rule so
+/// nothing can be smuggled into the path.
+fn environment_url(cluster_url: &str, id: &str) -> anyhow::Result<String> {
+    let valid = !id.is_empty()
+        && id.len() <= 70
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "tenant id '{}' does not match ^[a-zA-Z0-9_-]{{1,70}}$: fix --tenant or the template",
+                id.escape_debug()
+            ),
+        ));
+    }
+    Ok(format!(
+        "{}/api/cluster/v2/environments/{id}",
+        cluster_url.trim_end_matches('/')
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::kind_of;
+
+    #[test]
+    fn environment_urls_and_the_id_rule() {
+        assert_eq!(
+            environment_url("https://c.example/", "abc-p1").unwrap(),
+            "https://c.example/api/cluster/v2/environments/abc-p1"
+        );
+        for bad in ["", "a/b", "../x", "a?b", "ä", &"x".repeat(71)] {
+            let err = environment_url("https://c", bad).unwrap_err();
+            assert_eq!(kind_of(&err), Kind::Config, "{bad}");
+        }
+    }
+}

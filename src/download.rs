@@ -1,0 +1,252 @@
+//! Deployment API v1: stream the OneAgent installer to a 0600 file in a private directory while
+//! computing its SHA-256 and feeding a [`StreamCheck`] (the signature digest) in the same pass;
+//! the environment's target version (metainfo) and its connection info.
+
+mod progress;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{failure, Kind};
+use crate::http::{Attempt, Call, Client, Method};
+use crate::secret::Secret;
+
+use progress::Progress;
+
+/// Fed every chunk of the body in order; reset when a retry starts the body again.
+pub trait StreamCheck {
+    fn reset(&mut self);
+    fn update(&mut self, chunk: &[u8]);
+}
+
+/// A check that looks at nothing (when the caller needs only the SHA-256).
+impl StreamCheck for () {
+    fn reset(&mut self) {}
+    fn update(&mut self, _chunk: &[u8]) {}
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub path: PathBuf,
+    /// Lower-case hex SHA-256 of exactly the bytes served.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+const API_TOKEN: &str = "the installer download token";
+const SCOPE: &str = "InstallerDownload";
+const BUFFER: usize = 64 * 1024;
+const FILE_NAME: &str = "Dynatrace-OneAgent-Linux.sh";
+
+/// The Unix `default` installer: `.../latest` or `.../version/{v}`, for `arch`.
+pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
+    let base = format!(
+        "{}/v1/deployment/installer/agent/unix/default",
+        api_url.trim_end_matches('/')
+    );
+    let which = if version == "latest" {
+        "latest".to_string()
+    } else {
+        format!("version/{}", encode(version))
+    };
+    format!("{base}/{which}?arch={}&flavor=default", encode(arch))
+}
+
+/// Downloads `url` into `dir` (which the caller made private, 0700) as a new 0600 file. Retries
+/// (per the client's policy) start the body again from byte 0: the partial file is deleted
+/// and `check` reset. A body shorter than its Content-Length is an error.
+pub fn download_installer(
+    c: &Client,
+    url: &str,
+    token: &Secret,
+    dir: &Path,
+    check: &mut dyn StreamCheck,
+    progress: bool,
+) -> anyhow::Result<Downloaded> {
+    let path = dir.join(FILE_NAME);
+    let call = Call::new(Method::Get, url, "downloading the OneAgent installer")
+        .token(token, API_TOKEN)
+        .scope(SCOPE)
+        .not_found("no installer for this version and architecture: check --version");
+    c.stream(&call, &[200], |resp| {
+        check.reset();
+        let total = resp.body().content_length();
+        let mut body = resp.into_body().into_reader();
+        let result = write_body(c, &call, &mut body, &path, total, check, progress);
+        if result.is_err() {
+            // Never leave a partial installer behind, whether or not a retry follows.
+            let _ = fs::remove_file(&path);
+        }
+        result
+    })
+}
+
+/// One try: body -> new file, SHA-256 and `check` in one pass with a fixed buffer.
+fn write_body(
+    c: &Client,
+    call: &Call,
+    body: &mut impl Read,
+    path: &Path,
+    total: Option<u64>,
+    check: &mut dyn StreamCheck,
+    progress: bool,
+) -> Result<Downloaded, Attempt> {
+    let mut file = create_private(path).map_err(Attempt::Fail)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUFFER];
+    let mut bytes = 0u64;
+    let mut bar = Progress::new(progress, total);
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(c.transport_failure(call, e)),
+        };
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        check.update(chunk);
+        file.write_all(chunk)
+            .map_err(|e| Attempt::Fail(write_error(path, &e)))?;
+        bytes += n as u64;
+        bar.update(bytes);
+    }
+    bar.finish(bytes);
+    if let Some(expected) = total.filter(|t| *t != bytes) {
+        // ureq reports a connection closed early; this guards against anything it misses.
+        return Err(Attempt::Retry {
+            message: call.redact(&format!(
+                "{}: GET {} ended after {bytes} of {expected} bytes — the connection was cut",
+                call.doing,
+                crate::http::strip_url(call.url)
+            )),
+            wait: None,
+        });
+    }
+    // The installer runs next: make sure what was hashed is what is on disk.
+    file.sync_all()
+        .map_err(|e| Attempt::Fail(write_error(path, &e)))?;
+    Ok(Downloaded {
+        path: path.to_path_buf(),
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
+    })
+}
+
+/// A new file readable by its owner only; a stale one from an earlier try is replaced.
+fn create_private(path: &Path) -> anyhow::Result<File> {
+    let _ = fs::remove_file(path);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| write_error(path, &e))
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+    failure(
+        Kind::Config,
+        format!(
+            "writing the installer to {}: {e}; check the state dir's free space and permissions",
+            path.display()
+        ),
+    )
+}
+
+/// The version `latest` resolves to for this environment.
+pub fn target_version(
+    c: &Client,
+    api_url: &str,
+    token: &Secret,
+    arch: &str,
+) -> anyhow::Result<String> {
+    let url = format!(
+        "{}/v1/deployment/installer/agent/unix/default/latest/metainfo?arch={}",
+        api_url.trim_end_matches('/'),
+        encode(arch)
+    );
+    let call = Call::new(Method::Get, &url, "asking the target OneAgent version")
+        .token(token, API_TOKEN)
+        .scope(SCOPE);
+    #[derive(Deserialize)]
+    struct Meta {
+        #[serde(rename = "latestAgentVersion")]
+        latest_agent_version: String,
+    }
+    let meta: Meta = c.call(&call, &[200])?.json(&call)?;
+    if meta.latest_agent_version.trim().is_empty() {
+        return Err(call.api_error("answered with an empty version"));
+    }
+    Ok(meta.latest_agent_version.trim().to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub tenant_uuid: String,
+    pub tenant_token: Secret,
+    /// Communication endpoints, `;`-separated (as `--set-server` takes them).
+    pub endpoints: String,
+}
+
+/// What a host needs to connect to the environment without a new installer.
+pub fn connection_info(
+    c: &Client,
+    api_url: &str,
+    token: &Secret,
+) -> anyhow::Result<ConnectionInfo> {
+    let url = format!(
+        "{}/v1/deployment/installer/agent/connectioninfo",
+        api_url.trim_end_matches('/')
+    );
+    let call = Call::new(Method::Get, &url, "getting the tenant's connection info")
+        .token(token, API_TOKEN)
+        .scope(SCOPE);
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Info {
+        #[serde(rename = "tenantUUID")]
+        tenant_uuid: String,
+        tenant_token: String,
+        #[serde(default)]
+        communication_endpoints: Vec<String>,
+        formatted_communication_endpoints: Option<String>,
+    }
+    let info: Info = c.call(&call, &[200])?.json(&call)?;
+    let endpoints = info
+        .formatted_communication_endpoints
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| info.communication_endpoints.join(";"));
+    if info.tenant_uuid.is_empty() || info.tenant_token.trim().is_empty() || endpoints.is_empty() {
+        return Err(call.api_error(
+            "answered without tenant UUID, tenant token or endpoints; is this the right tenant?",
+        ));
+    }
+    Ok(ConnectionInfo {
+        tenant_uuid: info.tenant_uuid,
+        tenant_token: Secret::new(info.tenant_token),
+        endpoints,
+    })
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so a version or an arch
+/// from facts cannot change the URL's shape.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

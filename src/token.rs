@@ -1,0 +1,166 @@
+//! Environment API tokens (v2): mint the short-lived `InstallerDownload`-only token, look up a
+//! token's scopes, revoke. [`MintedGuard`] makes sure a minted token is revoked on every path.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{failure, one_line, Kind};
+use crate::http::{Call, Client, Method};
+use crate::secret::Secret;
+
+const MANAGEMENT_TOKEN: &str = "the token-management token";
+/// Long enough for a slow download; the guard revokes it sooner anyway.
+const EXPIRY: &str = "now+15m";
+pub const INSTALLER_SCOPE: &str = "InstallerDownload";
+
+#[derive(Debug)]
+pub struct Minted {
+    /// The public id (`dt0c01.PUBLIC`), safe to log; what DELETE takes.
+    pub id: String,
+    pub token: Secret,
+}
+
+/// Mints a token with scope `InstallerDownload` only, expiring in 15 minutes.
+pub fn mint_installer_token(
+    c: &Client,
+    api_url: &str,
+    management_token: &Secret,
+    label: &str,
+) -> anyhow::Result<Minted> {
+    let url = format!("{}/v2/apiTokens", api_url.trim_end_matches('/'));
+    let doing = "minting the installer download token";
+    let body = json!({ "name": label, "scopes": [INSTALLER_SCOPE], "expirationDate": EXPIRY });
+    let call = Call::new(Method::Post, &url, doing)
+        .token(management_token, MANAGEMENT_TOKEN)
+        .scope("apiTokens.write")
+        .not_found("the API URL is wrong or the tenant does not exist: check --api-url")
+        .json(&body);
+    let reply = c.call(&call, &[201])?;
+    #[derive(Deserialize)]
+    struct Created {
+        id: Option<String>,
+        token: String,
+    }
+    let created: Created = reply.json(&call)?;
+    let token = Secret::new(created.token);
+    let id = created
+        .id
+        .or_else(|| token.token_id().map(str::to_string))
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| call.api_error("answered without a token id"))?;
+    if token.is_empty() {
+        return Err(call.api_error("answered with an empty token"));
+    }
+    Ok(Minted { id, token })
+}
+
+/// The scopes of `token`, asked with the token itself (`POST apiTokens/lookup`).
+pub fn scopes_of(c: &Client, api_url: &str, token: &Secret) -> anyhow::Result<Vec<String>> {
+    let url = format!("{}/v2/apiTokens/lookup", api_url.trim_end_matches('/'));
+    let body = json!({ "token": token.expose() });
+    let call = Call::new(Method::Post, &url, "looking up the API token's scopes")
+        .token(token, "the API token")
+        .not_found("the token is unknown to this tenant: check --api-token-file and --api-url")
+        .json(&body);
+    #[derive(Deserialize)]
+    struct Looked {
+        #[serde(default)]
+        scopes: Vec<String>,
+    }
+    let looked: Looked = c.call(&call, &[200])?.json(&call)?;
+    Ok(looked.scopes)
+}
+
+/// Deletes token `id`. Already gone (404) counts as done.
+pub fn revoke(
+    c: &Client,
+    api_url: &str,
+    management_token: &Secret,
+    id: &str,
+) -> anyhow::Result<()> {
+    // The id goes into the path: refuse anything that is not a plain token id.
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
+        return Err(failure(
+            Kind::Internal,
+            format!("revoking token: '{}' is not a token id", id.escape_debug()),
+        ));
+    }
+    let url = format!("{}/v2/apiTokens/{id}", api_url.trim_end_matches('/'));
+    let doing = format!("revoking the installer download token {id}");
+    let call = Call::new(Method::Delete, &url, &doing)
+        .token(management_token, MANAGEMENT_TOKEN)
+        .scope("apiTokens.write");
+    c.call(&call, &[204, 404]).map(|_| ())
+}
+
+/// A minted token that is revoked when this guard ends: [`MintedGuard::revoke`] on the normal
+/// path, `Drop` (best effort, warning on stderr) if the caller returned early or unwound.
+pub struct MintedGuard<'a> {
+    client: &'a Client,
+    api_url: String,
+    management_token: Secret,
+    minted: Option<Minted>,
+}
+
+impl<'a> MintedGuard<'a> {
+    /// Mints the installer token and guards it.
+    pub fn mint(
+        client: &'a Client,
+        api_url: &str,
+        management_token: &Secret,
+        label: &str,
+    ) -> anyhow::Result<MintedGuard<'a>> {
+        let minted = mint_installer_token(client, api_url, management_token, label)?;
+        Ok(MintedGuard {
+            client,
+            api_url: api_url.to_string(),
+            management_token: management_token.clone(),
+            minted: Some(minted),
+        })
+    }
+
+    pub fn token(&self) -> Option<&Secret> {
+        self.minted.as_ref().map(|m| &m.token)
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        self.minted.as_ref().map(|m| m.id.as_str())
+    }
+
+    /// Revokes now. An error here should be reported as a warning: the run's outcome does not
+    /// depend on it and the token expires by itself.
+    pub fn revoke(mut self) -> anyhow::Result<()> {
+        match self.minted.take() {
+            Some(m) => revoke(self.client, &self.api_url, &self.management_token, &m.id),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for MintedGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.minted.take() {
+            if let Err(e) = revoke(self.client, &self.api_url, &self.management_token, &m.id) {
+                eprintln!("warning: {}", revoke_warning(&m.id, &e));
+            }
+        }
+    }
+}
+
+/// The warning for a failed revoke: the public id only, and what to do.
+pub fn revoke_warning(id: &str, err: &anyhow::Error) -> String {
+    format!(
+        "could not revoke installer download token {id} ({}); it expires by itself within 15 \
+         minutes, or delete it under Access tokens",
+        one_line(err)
+    )
+}
+
+impl std::fmt::Debug for MintedGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedGuard")
+            .field("api_url", &self.api_url)
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
