@@ -163,7 +163,8 @@ fn check_text(text: &str) -> anyhow::Result<()> {
     if !text.ends_with('\n') {
         bail!("the text does not end with a newline");
     }
-    for (i, line) in text.lines().enumerate() {
+    // split, not lines(): lines() would silently eat a CR before LF.
+    for (i, line) in text[..text.len() - 1].split('\n').enumerate() {
         let n = i + 1;
         if line.len() > MAX_LINE {
             bail!("line {n} is {} bytes long (limit {MAX_LINE})", line.len());
@@ -230,7 +231,7 @@ mod tests {
 
     #[test]
     fn flip_changes_exactly_one_byte() {
-        let mk = |flip| {
+        let mk = |flip: bool| {
             let layout = Layout::new("exit 0\n".to_string(), Some(200_000)).unwrap();
             let at = layout.flip_offset();
             (Body::new(layout, b"\nT\n".to_vec(), flip.then_some(at)), at)
