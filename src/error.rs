@@ -39,13 +39,25 @@ pub const EXIT_CHANGED: u8 = 2;
 
 /// Every exit code, its name and its meaning: the single source for README and tests.
 pub const EXIT_CODES: &[(u8, &str, &str)] = &[
-    (0, "converged", "nothing changed (check: nothing would change)"),
+    (
+        0,
+        "converged",
+        "nothing changed (check: nothing would change)",
+    ),
     (1, "internal", "unexpected internal error"),
-    (2, "changed", "the host was changed (check: a change is needed)"),
+    (
+        2,
+        "changed",
+        "the host was changed (check: a change is needed)",
+    ),
     (3, "config", "bad configuration or input"),
     (4, "api", "Dynatrace API or network failure"),
     (5, "verification", "installer verification failed"),
-    (6, "installer", "installer failed or the result is not as planned"),
+    (
+        6,
+        "installer",
+        "installer failed or the result is not as planned",
+    ),
     (7, "locked", "another run holds the lock"),
 ];
 
@@ -97,8 +109,14 @@ pub fn failure(kind: Kind, message: impl Into<String>) -> anyhow::Error {
 
 /// The class of an error: the outermost [`Failure`] in its chain, else `Internal`.
 pub fn kind_of(err: &anyhow::Error) -> Kind {
-    err.chain()
-        .find_map(|cause| cause.downcast_ref::<Failure>())
+    // `anyhow::Error::downcast_ref` sees context layers (outermost first, which is how
+    // `ResultExt::kind` attaches a Failure); `chain()` items do not expose context types, but
+    // do find a Failure that is the source of some other error.
+    err.downcast_ref::<Failure>()
+        .or_else(|| {
+            err.chain()
+                .find_map(|cause| cause.downcast_ref::<Failure>())
+        })
         .map_or(Kind::Internal, |f| f.kind)
 }
 
@@ -153,10 +171,16 @@ mod tests {
             Kind::Locked,
         ];
         for k in kinds {
-            assert!(EXIT_CODES.iter().any(|(c, _, _)| *c == k.exit_code()), "{k:?}");
+            assert!(
+                EXIT_CODES.iter().any(|(c, _, _)| *c == k.exit_code()),
+                "{k:?}"
+            );
         }
         for o in [Outcome::Converged, Outcome::Changed] {
-            assert!(EXIT_CODES.iter().any(|(c, _, _)| *c == o.exit_code()), "{o:?}");
+            assert!(
+                EXIT_CODES.iter().any(|(c, _, _)| *c == o.exit_code()),
+                "{o:?}"
+            );
         }
         let mut codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _, _)| *c).collect();
         codes.dedup();
@@ -174,6 +198,9 @@ mod tests {
             .unwrap_err()
             .context("applying");
         assert_eq!(kind_of(&err), Kind::Api);
-        assert_eq!(one_line(&err), "applying: downloading installer: connection reset");
+        assert_eq!(
+            one_line(&err),
+            "applying: downloading installer: connection reset"
+        );
     }
 }

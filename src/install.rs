@@ -1,0 +1,328 @@
+//! Running OneAgent's programs: the installer, oneagentctl and uninstall.sh.
+//!
+//! Each runs in its own process group under a timeout; on timeout the whole group is killed
+//! (an installer forks helpers that would otherwise outlive us). Our own token variables are
+//! removed from their environment: they need none of our secrets. The installer's and
+//! uninstaller's output goes to `<state-dir>/last-install.log` (0600), kept for the operator.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::error::{failure, Kind, ResultExt};
+
+/// oneagentctl only reads or writes a config file; anything slower is stuck.
+const ONEAGENTCTL_TIMEOUT: Duration = Duration::from_secs(120);
+/// Environment variables that hold our secrets; never handed to a child.
+const SECRET_VARS: &[&str] = &["DT_CLUSTER_TOKEN", "DT_API_TOKEN"];
+
+pub fn oneagentctl_path(install_path: &Path) -> PathBuf {
+    install_path.join("agent/tools/oneagentctl")
+}
+
+pub fn uninstall_path(install_path: &Path) -> PathBuf {
+    install_path.join("agent/uninstall.sh")
+}
+
+/// What a finished child printed.
+#[derive(Debug)]
+pub struct Captured {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn prepare(cmd: &mut Command) {
+    cmd.process_group(0).stdin(Stdio::null());
+    for v in SECRET_VARS {
+        cmd.env_remove(v);
+    }
+}
+
+/// Waits for `child`; on timeout kills its process group and returns `None`.
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    // Short first pauses: oneagentctl answers in milliseconds and a converged run must be fast.
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            kill_group(child);
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn kill_group(child: &Child) {
+    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: killpg only sends a signal; the group id is our child's own (process_group(0)).
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Runs a command with captured output under a timeout (`Ok(None)` = timed out).
+pub fn run_captured(mut cmd: Command, timeout: Duration) -> std::io::Result<Option<Captured>> {
+    prepare(&mut cmd);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let out = child.stdout.take().map(reader_thread);
+    let err = child.stderr.take().map(reader_thread);
+    let status = wait_or_kill(&mut child, timeout)?;
+    let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let (stdout, stderr) = (join(out), join(err));
+    Ok(status.map(|status| Captured {
+        status,
+        stdout,
+        stderr,
+    }))
+}
+
+fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Replaces each secret in `text` by `<redacted>`.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s, "<redacted>");
+    }
+    out
+}
+
+/// Arguments shown in logs and errors: values of token options are hidden.
+fn shown_args(args: &[String]) -> String {
+    args.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=<redacted>"),
+            _ => a.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `oneagentctl ARGS`; its stdout on success. Failure is Kind::Installer.
+pub fn oneagentctl(install_path: &Path, args: &[String], secrets: &[&str]) -> Result<String> {
+    let ctl = oneagentctl_path(install_path);
+    let mut cmd = Command::new(&ctl);
+    cmd.args(args);
+    let shown = || format!("{} {}", ctl.display(), shown_args(args));
+    let captured = run_captured(cmd, ONEAGENTCTL_TIMEOUT)
+        .kind(Kind::Installer, || format!("could not run {}", shown()))?;
+    let Some(c) = captured else {
+        return Err(failure(
+            Kind::Installer,
+            format!("{} did not finish within {ONEAGENTCTL_TIMEOUT:?}", shown()),
+        ));
+    };
+    if !c.status.success() {
+        return Err(failure(
+            Kind::Installer,
+            format!(
+                "{} failed ({}): {}",
+                shown(),
+                c.status,
+                redact(c.stderr.trim(), secrets)
+            ),
+        ));
+    }
+    Ok(c.stdout)
+}
+
+/// Opens (truncates) the install log with mode 0600.
+fn open_log(log: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(log)
+        .kind(Kind::Installer, || {
+            format!("could not open the install log {}", log.display())
+        })
+}
+
+/// Runs `/bin/sh SCRIPT ARGS` with its output in `log`; Kind::Installer unless it exits 0.
+pub fn run_script(
+    what: &str,
+    script: &Path,
+    args: &[String],
+    timeout: Duration,
+    log: &Path,
+) -> Result<()> {
+    let mut file = open_log(log)?;
+    let shown = format!("sh {} {}", script.display(), shown_args(args));
+    writeln!(file, "# oneagent-bootstrap: {shown}").kind(Kind::Installer, || {
+        format!("could not write {}", log.display())
+    })?;
+    let err_file = file.try_clone().kind(Kind::Installer, || {
+        format!("could not write {}", log.display())
+    })?;
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg(script).args(args);
+    prepare(&mut cmd);
+    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
+    let mut child = cmd.spawn().kind(Kind::Installer, || {
+        format!("could not start the {what}: {shown}")
+    })?;
+    let status = wait_or_kill(&mut child, timeout)
+        .kind(Kind::Installer, || format!("waiting for the {what}"))?;
+    match status {
+        None => Err(failure(
+            Kind::Installer,
+            format!(
+                "the {what} did not finish within {}; its process group was killed; output in {}",
+                humantime::format_duration(timeout),
+                log.display()
+            ),
+        )),
+        Some(s) if !s.success() => Err(failure(
+            Kind::Installer,
+            format!(
+                "the {what} failed ({s}){}; full output in {}",
+                tail(log),
+                log.display()
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The last lines of the log, for the one-line error.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("# oneagent-bootstrap:"))
+        .collect();
+    let last: Vec<&str> = lines.iter().rev().take(2).rev().copied().collect();
+    if last.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", last.join(" | "))
+    }
+}
+
+/// Runs the installer: `INSTALL_PATH=...`, the extra installer arguments, then the settings.
+pub fn run_installer(
+    installer: &Path,
+    install_path: &Path,
+    extra: &[String],
+    settings: &[String],
+    timeout: Duration,
+    log: &Path,
+) -> Result<()> {
+    let mut args = vec![format!("INSTALL_PATH={}", install_path.display())];
+    args.extend(extra.iter().cloned());
+    args.extend(settings.iter().cloned());
+    run_script("installer", installer, &args, timeout, log)
+}
+
+pub fn run_uninstall(install_path: &Path, timeout: Duration, log: &Path) -> Result<()> {
+    run_script(
+        "uninstaller",
+        &uninstall_path(install_path),
+        &[],
+        timeout,
+        log,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let p = dir.join("s.sh");
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn success_failure_and_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("last-install.log");
+        let ok = script(dir.path(), "echo \"args: $*\"; echo warn >&2; exit 0\n");
+        run_script(
+            "installer",
+            &ok,
+            &["A=1".into(), "--set-tenant-token=SECRET".into()],
+            Duration::from_secs(10),
+            &log,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("args: A=1"), "{text}");
+        assert!(text.contains("warn"));
+        assert!(text.contains("--set-tenant-token=<redacted>"));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let bad = script(dir.path(), "echo 'disk full' >&2; exit 3\n");
+        let err = run_script("installer", &bad, &[], Duration::from_secs(10), &log).unwrap_err();
+        assert_eq!(crate::error::kind_of(&err), Kind::Installer);
+        assert!(crate::error::one_line(&err).contains("disk full"));
+    }
+
+    #[test]
+    fn timeout_kills_the_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let marker = dir.path().join("child-survived");
+        // A background grandchild that would write the marker if it survived the kill.
+        let hang = script(
+            dir.path(),
+            &format!("(sleep 1; touch {}) &\nsleep 30\n", marker.display()),
+        );
+        let started = Instant::now();
+        let err =
+            run_script("installer", &hang, &[], Duration::from_millis(300), &log).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(crate::error::one_line(&err).contains("did not finish"));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!marker.exists(), "the grandchild outlived the timeout");
+    }
+
+    #[test]
+    fn captured_output_and_redaction() {
+        let c = run_captured(
+            {
+                let mut c = Command::new("/bin/sh");
+                c.args(["-c", "echo out; echo err >&2; exit 4"]);
+                c
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.stdout, "out\n");
+        assert_eq!(c.stderr, "err\n");
+        assert_eq!(c.status.code(), Some(4));
+        assert_eq!(redact("a SECRET b", &["SECRET", ""]), "a <redacted> b");
+    }
+}

@@ -1,0 +1,120 @@
+//! One run at a time per state directory: an exclusive flock on `<state-dir>/lock`.
+//!
+//! flock (not a pid file) because the kernel releases it when the holder dies, however it dies,
+//! so a crashed run never leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::error::{failure, Kind, ResultExt};
+
+/// Held while alive; dropping it (closing the file) releases the lock.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    pub path: PathBuf,
+    /// How long we waited for it.
+    pub waited: Duration,
+}
+
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EWOULDBLOCK) => Ok(false),
+        Some(libc::EINTR) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Takes the lock, waiting up to `timeout`; `on_wait` is called once if we have to wait.
+/// Kind::Locked when it stays held.
+pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .kind(Kind::Config, || {
+            format!(
+                "could not open the lock file {}; check --state-dir and its permissions",
+                path.display()
+            )
+        })?;
+    let started = Instant::now();
+    let mut on_wait = Some(on_wait);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if try_lock(&file).kind(Kind::Internal, || format!("flock on {}", path.display()))? {
+            return Ok(Lock {
+                _file: file,
+                path: path.to_path_buf(),
+                waited: started.elapsed(),
+            });
+        }
+        if let Some(f) = on_wait.take() {
+            f();
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return Err(failure(
+                Kind::Locked,
+                format!(
+                    "another oneagent-bootstrap run holds {} (waited {}); try again later or \
+                     raise --lock-timeout",
+                    path.display(),
+                    humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
+                ),
+            ));
+        }
+        std::thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::kind_of;
+
+    #[test]
+    fn second_holder_times_out_then_gets_it_after_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = acquire(&path, Duration::ZERO, || {}).unwrap();
+
+        let mut waited = false;
+        let started = Instant::now();
+        let err = acquire(&path, Duration::from_millis(200), || waited = true).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Locked);
+        assert!(waited);
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        // Released by a holder that goes away while we wait.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(first);
+        });
+        let second = acquire(&path, Duration::from_secs(5), || {}).unwrap();
+        assert!(second.waited >= Duration::from_millis(50));
+        releaser.join().unwrap();
+    }
+
+    #[test]
+    fn unopenable_lock_file_is_a_configuration_error() {
+        let err = acquire(Path::new("/nonexistent/dir/lock"), Duration::ZERO, || {}).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Config);
+    }
+}

@@ -1,0 +1,631 @@
+//! The decision: a pure function from (desired state, observed host, remote facts) to a plan.
+//! `check` prints it, `apply` executes it, and after executing, an empty plan for the newly
+//! observed host is the proof that the host matches.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::host::Observed;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSpec {
+    Latest,
+    Exact(String),
+}
+
+impl fmt::Display for VersionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionSpec::Latest => f.write_str("latest"),
+            VersionSpec::Exact(v) => f.write_str(v),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensure {
+    Present,
+    Absent,
+}
+
+/// OneAgent settings; `None` (or an empty collection) means "not managed".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub host_group: Option<String>,
+    pub network_zone: Option<String>,
+    pub monitoring_mode: Option<String>,
+    pub proxy: Option<String>,
+    /// Communication endpoints (`--connection-point`), `;`-separated.
+    pub server: Option<String>,
+    pub host_tags: BTreeSet<String>,
+    pub host_properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub ensure: Ensure,
+    /// The tenant id; `None` only when uninstalling.
+    pub tenant: Option<String>,
+    pub version: VersionSpec,
+    pub upgrade: bool,
+    pub allow_downgrade: bool,
+    pub settings: Settings,
+}
+
+/// Facts only the environment API knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// What `latest` resolves to for this environment (metainfo).
+    pub target_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Fresh install with these `--set-*` installer arguments.
+    Install {
+        version: VersionSpec,
+        args: Vec<String>,
+    },
+    /// In-place install of another version (settings are kept by the installer).
+    Upgrade {
+        from: String,
+        to: VersionSpec,
+    },
+    /// Attach the agent to the desired tenant with oneagentctl, plus these settings.
+    Repoint {
+        tenant: String,
+        args: Vec<String>,
+    },
+    /// Change settings with oneagentctl.
+    Reconfigure {
+        args: Vec<String>,
+    },
+    Uninstall,
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Install { .. } => "install",
+            Action::Upgrade { .. } => "upgrade",
+            Action::Repoint { .. } => "repoint",
+            Action::Reconfigure { .. } => "reconfigure",
+            Action::Uninstall => "uninstall",
+        }
+    }
+
+    /// Whether executing it needs an installer download.
+    pub fn downloads(&self) -> bool {
+        matches!(self, Action::Install { .. } | Action::Upgrade { .. })
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Install { version, args } if args.is_empty() => {
+                write!(f, "install OneAgent {version}")
+            }
+            Action::Install { version, args } => {
+                write!(f, "install OneAgent {version} with {}", args.join(" "))
+            }
+            Action::Upgrade { from, to } => {
+                let verb = match to {
+                    VersionSpec::Exact(t) if compare_versions(from, t) == Ordering::Greater => {
+                        "downgrade"
+                    }
+                    _ => "upgrade",
+                };
+                write!(f, "{verb} OneAgent {from} -> {to}")
+            }
+            Action::Repoint { tenant, args } if args.is_empty() => {
+                write!(f, "re-point OneAgent to tenant {tenant}")
+            }
+            Action::Repoint { tenant, args } => write!(
+                f,
+                "re-point OneAgent to tenant {tenant} and set {}",
+                args.join(" ")
+            ),
+            Action::Reconfigure { args } => write!(f, "reconfigure OneAgent: {}", args.join(" ")),
+            Action::Uninstall => f.write_str("uninstall OneAgent"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Things worth saying that need no action (e.g. a downgrade that is not allowed).
+    pub notes: Vec<String>,
+    /// The decision depends on [`Remote`] facts that were not given: fetch them and plan again.
+    pub needs_remote: bool,
+}
+
+impl Plan {
+    pub fn is_converged(&self) -> bool {
+        self.actions.is_empty() && !self.needs_remote
+    }
+}
+
+/// Compares version strings such as `1.301.55.20260114-153010` field by field, numerically
+/// where both fields are numbers (so 1.99 < 1.100); a missing field counts as 0.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let split = |s: &str| -> Vec<String> {
+        s.trim()
+            .split(['.', '-'])
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let (fa, fb) = (split(a), split(b));
+    for i in 0..fa.len().max(fb.len()) {
+        let x = fa.get(i).map_or("0", String::as_str);
+        let y = fb.get(i).map_or("0", String::as_str);
+        let ord = match (x.parse::<u128>(), y.parse::<u128>()) {
+            (Ok(p), Ok(q)) => p.cmp(&q),
+            _ => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The `--set-*` arguments a fresh install passes for the managed settings.
+pub fn install_args(s: &Settings) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut one = |name: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            args.push(format!("--set-{name}={v}"));
+        }
+    };
+    one("host-group", &s.host_group);
+    one("network-zone", &s.network_zone);
+    one("monitoring-mode", &s.monitoring_mode);
+    one("proxy", &s.proxy);
+    one("server", &s.server);
+    for t in &s.host_tags {
+        args.push(format!("--set-host-tag={t}"));
+    }
+    for (k, v) in &s.host_properties {
+        args.push(format!("--set-host-property={k}={v}"));
+    }
+    args
+}
+
+/// Endpoint lists compare as sets of trimmed entries (oneagentctl may add braces or spaces).
+pub fn normalize_server(s: &str) -> BTreeSet<String> {
+    s.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The oneagentctl arguments that turn the observed settings into the desired ones.
+pub fn settings_diff(s: &Settings, o: &Observed) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut one = |name: &str, want: &Option<String>, have: &Option<String>| {
+        if let Some(w) = want {
+            if have.as_deref().map(str::trim) != Some(w.as_str()) {
+                args.push(format!("--set-{name}={w}"));
+            }
+        }
+    };
+    one("host-group", &s.host_group, &o.host_group);
+    one("network-zone", &s.network_zone, &o.network_zone);
+    one("monitoring-mode", &s.monitoring_mode, &o.monitoring_mode);
+    one("proxy", &s.proxy, &o.proxy);
+    if let Some(want) = &s.server {
+        let have = o
+            .server
+            .as_deref()
+            .map(normalize_server)
+            .unwrap_or_default();
+        if normalize_server(want) != have {
+            args.push(format!("--set-server={want}"));
+        }
+    }
+    if !s.host_tags.is_empty() {
+        let have = o.host_tags.clone().unwrap_or_default();
+        for t in s.host_tags.difference(&have) {
+            args.push(format!("--set-host-tag={t}"));
+        }
+        for t in have.difference(&s.host_tags) {
+            args.push(format!("--remove-host-tag={t}"));
+        }
+    }
+    if !s.host_properties.is_empty() {
+        let have = o.host_properties.clone().unwrap_or_default();
+        for (k, v) in &s.host_properties {
+            if have.get(k) != Some(v) {
+                args.push(format!("--set-host-property={k}={v}"));
+            }
+        }
+        for (k, v) in &have {
+            if !s.host_properties.contains_key(k) {
+                args.push(format!("--remove-host-property={k}={v}"));
+            }
+        }
+    }
+    args
+}
+
+/// What should change on this host, and nothing else.
+pub fn plan(d: &Desired, o: &Observed, remote: Option<&Remote>) -> Plan {
+    let mut p = Plan::default();
+    match d.ensure {
+        Ensure::Absent => {
+            if o.installed {
+                p.actions.push(Action::Uninstall);
+            }
+            return p;
+        }
+        Ensure::Present => {}
+    }
+    let tenant = d.tenant.clone().unwrap_or_default();
+    if !o.installed {
+        p.actions.push(Action::Install {
+            version: d.version.clone(),
+            args: install_args(&d.settings),
+        });
+        return p;
+    }
+
+    // The version target, if the policy has one.
+    let target = match (&d.version, d.upgrade) {
+        (VersionSpec::Exact(v), _) => Some(v.clone()),
+        (VersionSpec::Latest, false) => None,
+        (VersionSpec::Latest, true) => match remote {
+            Some(r) => Some(r.target_version.clone()),
+            None => {
+                p.needs_remote = true;
+                None
+            }
+        },
+    };
+    if let Some(target) = target {
+        match o.version.as_deref() {
+            None => {
+                p.notes
+                    .push("the installed OneAgent does not report its version".into());
+                p.actions.push(Action::Upgrade {
+                    from: "unknown".into(),
+                    to: VersionSpec::Exact(target),
+                });
+            }
+            Some(have) => match compare_versions(have, &target) {
+                Ordering::Less => p.actions.push(Action::Upgrade {
+                    from: have.to_string(),
+                    to: VersionSpec::Exact(target),
+                }),
+                Ordering::Greater if d.allow_downgrade => p.actions.push(Action::Upgrade {
+                    from: have.to_string(),
+                    to: VersionSpec::Exact(target),
+                }),
+                Ordering::Greater => p.notes.push(format!(
+                    "installed OneAgent {have} is newer than the target {target}; not \
+                     downgrading without --allow-downgrade"
+                )),
+                Ordering::Equal => {}
+            },
+        }
+    }
+
+    let diff = settings_diff(&d.settings, o);
+    if o.tenant.as_deref().map(str::trim) != Some(tenant.as_str()) {
+        p.actions.push(Action::Repoint { tenant, args: diff });
+    } else if !diff.is_empty() {
+        p.actions.push(Action::Reconfigure { args: diff });
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = "1.299.40.20250908-101500";
+    const V2: &str = "1.301.55.20260114-153010";
+    const V3: &str = "1.303.12.20260310-090000";
+
+    fn desired() -> Desired {
+        Desired {
+            ensure: Ensure::Present,
+            tenant: Some("abc-p1".into()),
+            version: VersionSpec::Latest,
+            upgrade: false,
+            allow_downgrade: false,
+            settings: Settings::default(),
+        }
+    }
+
+    fn installed(version: &str) -> Observed {
+        Observed {
+            installed: true,
+            version: Some(version.into()),
+            tenant: Some("abc-p1".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn version_compare() {
+        use Ordering::*;
+        for (a, b, want) in [
+            (V1, V2, Less),
+            (V3, V2, Greater),
+            (V2, V2, Equal),
+            ("1.99.0", "1.100.0", Less),
+            ("1.301", V2, Less),
+            ("1.301.55.20260114-153010", "1.301.55.20260114-153011", Less),
+            ("1.301.55", "1.301.55.0", Equal),
+            (" 1.2.3\n", "1.2.3", Equal),
+            ("1.2.x", "1.2.y", Less),
+        ] {
+            assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+        }
+    }
+
+    /// One row: a description, a change to the desired state, the observed host, the remote
+    /// facts, and the expected action kinds (+ needs_remote).
+    #[test]
+    fn planner_table() {
+        type Row = (
+            &'static str,
+            fn(&mut Desired),
+            Observed,
+            Option<&'static str>,
+            &'static [&'static str],
+            bool,
+        );
+        let nothing: fn(&mut Desired) = |_| {};
+        let rows: Vec<Row> = vec![
+            (
+                "fresh host installs",
+                nothing,
+                Observed::default(),
+                None,
+                &["install"],
+                false,
+            ),
+            ("converged latest", nothing, installed(V2), None, &[], false),
+            (
+                "latest without --upgrade ignores remote",
+                nothing,
+                installed(V1),
+                Some(V3),
+                &[],
+                false,
+            ),
+            (
+                "--upgrade needs the target",
+                |d| d.upgrade = true,
+                installed(V2),
+                None,
+                &[],
+                true,
+            ),
+            (
+                "--upgrade newer target",
+                |d| d.upgrade = true,
+                installed(V2),
+                Some(V3),
+                &["upgrade"],
+                false,
+            ),
+            (
+                "--upgrade same target",
+                |d| d.upgrade = true,
+                installed(V3),
+                Some(V3),
+                &[],
+                false,
+            ),
+            (
+                "--upgrade older target: no downgrade",
+                |d| d.upgrade = true,
+                installed(V3),
+                Some(V1),
+                &[],
+                false,
+            ),
+            (
+                "--upgrade older target, allowed",
+                |d| {
+                    d.upgrade = true;
+                    d.allow_downgrade = true
+                },
+                installed(V3),
+                Some(V1),
+                &["upgrade"],
+                false,
+            ),
+            (
+                "explicit newer",
+                |d| d.version = VersionSpec::Exact(V3.into()),
+                installed(V2),
+                None,
+                &["upgrade"],
+                false,
+            ),
+            (
+                "explicit equal",
+                |d| d.version = VersionSpec::Exact(V2.into()),
+                installed(V2),
+                None,
+                &[],
+                false,
+            ),
+            (
+                "explicit older: no downgrade",
+                |d| d.version = VersionSpec::Exact(V1.into()),
+                installed(V2),
+                None,
+                &[],
+                false,
+            ),
+            (
+                "explicit older, allowed",
+                |d| {
+                    d.version = VersionSpec::Exact(V1.into());
+                    d.allow_downgrade = true
+                },
+                installed(V2),
+                None,
+                &["upgrade"],
+                false,
+            ),
+            (
+                "wrong tenant re-points",
+                |d| d.tenant = Some("xyz-p1".into()),
+                installed(V2),
+                None,
+                &["repoint"],
+                false,
+            ),
+            (
+                "host group drift",
+                |d| d.settings.host_group = Some("web".into()),
+                installed(V2),
+                None,
+                &["reconfigure"],
+                false,
+            ),
+            (
+                "upgrade and drift",
+                |d| {
+                    d.version = VersionSpec::Exact(V3.into());
+                    d.settings.host_group = Some("web".into())
+                },
+                installed(V2),
+                None,
+                &["upgrade", "reconfigure"],
+                false,
+            ),
+            (
+                "absent uninstalls",
+                |d| d.ensure = Ensure::Absent,
+                installed(V2),
+                None,
+                &["uninstall"],
+                false,
+            ),
+            (
+                "absent and not installed",
+                |d| d.ensure = Ensure::Absent,
+                Observed::default(),
+                None,
+                &[],
+                false,
+            ),
+            (
+                "unknown installed version with explicit target",
+                |d| d.version = VersionSpec::Exact(V2.into()),
+                Observed {
+                    version: None,
+                    ..installed(V2)
+                },
+                None,
+                &["upgrade"],
+                false,
+            ),
+        ];
+        for (name, change, observed, remote, want, needs_remote) in rows {
+            let mut d = desired();
+            change(&mut d);
+            let remote = remote.map(|v| Remote {
+                target_version: v.into(),
+            });
+            let p = plan(&d, &observed, remote.as_ref());
+            let kinds: Vec<&str> = p.actions.iter().map(Action::kind).collect();
+            assert_eq!(kinds, want, "{name}: {p:?}");
+            assert_eq!(p.needs_remote, needs_remote, "{name}");
+        }
+    }
+
+    #[test]
+    fn downgrade_refusal_is_noted() {
+        let mut d = desired();
+        d.version = VersionSpec::Exact(V1.into());
+        let p = plan(&d, &installed(V2), None);
+        assert!(p.is_converged());
+        assert!(p.notes[0].contains("--allow-downgrade"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn settings_diff_sets_and_removes() {
+        let mut s = Settings {
+            host_group: Some("web".into()),
+            network_zone: Some("".into()),
+            monitoring_mode: Some("infra-only".into()),
+            server: Some("https://a/communication;https://b".into()),
+            ..Default::default()
+        };
+        s.host_tags = ["env=prod", "team=a"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        s.host_properties.insert("app".into(), "shop".into());
+        let mut o = installed(V2);
+        o.host_group = Some("db".into());
+        o.network_zone = Some("".into());
+        o.monitoring_mode = Some("fullstack".into());
+        o.server = Some("{https://b; https://a/communication}".into());
+        o.host_tags = Some(["team=a", "old"].iter().map(|t| t.to_string()).collect());
+        o.host_properties = Some(
+            [
+                ("app".to_string(), "old".to_string()),
+                ("x".into(), "1".into()),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            settings_diff(&s, &o),
+            vec![
+                "--set-host-group=web",
+                "--set-monitoring-mode=infra-only",
+                "--set-host-tag=env=prod",
+                "--remove-host-tag=old",
+                "--set-host-property=app=shop",
+                "--remove-host-property=x=1",
+            ]
+        );
+        // Unmanaged settings never produce arguments.
+        assert!(settings_diff(&Settings::default(), &o).is_empty());
+        // A fresh install passes the managed settings as --set-*.
+        assert_eq!(
+            install_args(&s),
+            vec![
+                "--set-host-group=web",
+                "--set-network-zone=",
+                "--set-monitoring-mode=infra-only",
+                "--set-server=https://a/communication;https://b",
+                "--set-host-tag=env=prod",
+                "--set-host-tag=team=a",
+                "--set-host-property=app=shop",
+            ]
+        );
+    }
+
+    #[test]
+    fn repoint_carries_the_settings_diff() {
+        let mut d = desired();
+        d.settings.host_group = Some("web".into());
+        let mut o = installed(V2);
+        o.tenant = Some("other".into());
+        o.host_group = Some("".into());
+        let p = plan(&d, &o, None);
+        assert_eq!(
+            p.actions,
+            vec![Action::Repoint {
+                tenant: "abc-p1".into(),
+                args: vec!["--set-host-group=web".into()]
+            }]
+        );
+    }
+}
