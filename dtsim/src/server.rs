@@ -1,0 +1,238 @@
+//! The HTTP(S) server: accept loop, optional TLS, and the per-request pipeline around the
+//! routes (admin gate, faults, body limit, request log, body-level fault transformers).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_LENGTH;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::{lock, App, RequestRecord};
+use crate::body::{self, Body, ByteStream};
+use crate::error::ApiError;
+use crate::faults::{self, Fault};
+use crate::request::{strip_token_params, Req};
+use crate::routes;
+use crate::tokens::{self, Presented};
+
+/// Request bodies above this are refused with 413 (Dynatrace's payload limit).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Builds the rustls server configuration from a chain and PKCS#8 key (DER).
+pub fn tls_acceptor(chain: Vec<Vec<u8>>, key: Vec<u8>) -> anyhow::Result<TlsAcceptor> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certs: Vec<CertificateDer<'static>> = chain.into_iter().map(CertificateDer::from).collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("could not set TLS protocol versions: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("could not use the dtsim TLS certificate: {e}"))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Accepts connections until `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<TlsAcceptor>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                eprintln!("dtsim: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => {
+                    // A failed handshake is the client's business: nothing to answer.
+                    if let Ok(s) = acceptor.accept(stream).await {
+                        connection(TokioIo::new(s), app, peer).await
+                    }
+                }
+                None => connection(TokioIo::new(stream), app, peer).await,
+            }
+        });
+    }
+}
+
+async fn connection<I>(io: I, app: Arc<App>, peer: SocketAddr)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
+    });
+    // Errors here are aborted connections (including the `cut` fault): nothing to answer.
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await;
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The request body exceeds the payload limit of {MAX_BODY} bytes"),
+    )
+}
+
+/// Reads the whole body, refusing more than `MAX_BODY` bytes.
+async fn read_body(
+    req: Request<Incoming>,
+) -> Result<(hyper::http::request::Parts, Bytes), ApiError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => Ok((parts, c.to_bytes())),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "Could not read the request body: {e}"
+        ))),
+    }
+}
+
+fn rate_limited(retry_after_secs: u64) -> ApiError {
+    let reset_micros = SystemTime::now()
+        .checked_add(Duration::from_secs(retry_after_secs))
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("Too Many Requests: the request pool is full; retry after {retry_after_secs} s"),
+    )
+    .with_header("retry-after", retry_after_secs.to_string())
+    .with_header("x-ratelimit-limit", "50".into())
+    .with_header("x-ratelimit-remaining", "0".into())
+    .with_header("x-ratelimit-reset", reset_micros.to_string())
+}
+
+/// The HTTP-level fault that answers instead of the route, if one fired.
+fn fault_answer(fired: &[Fault]) -> Option<ApiError> {
+    fired.iter().find_map(|f| match *f {
+        Fault::Status { status } => Some(ApiError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            format!("dtsim fault: injected status {status}"),
+        )),
+        Fault::RateLimit { retry_after_secs } => Some(rate_limited(retry_after_secs)),
+        _ => None,
+    })
+}
+
+fn is_body_fault(f: &Fault) -> bool {
+    matches!(
+        f,
+        Fault::Cut { .. } | Fault::Stall { .. } | Fault::FlipByte { .. } | Fault::Trickle { .. }
+    )
+}
+
+async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+
+    if path == "/__dtsim" || path.starts_with("/__dtsim/") {
+        if !is_loopback(peer.ip()) {
+            return body::error(&ApiError::forbidden(
+                "dtsim admin routes answer only to loopback clients",
+            ));
+        }
+        return match read_body(req).await {
+            Ok((parts, bytes)) => {
+                let r = Req::new(method, &path, &query, parts.headers, bytes);
+                routes::admin::handle(&app, &r).unwrap_or_else(|e| body::error(&e))
+            }
+            Err(e) => body::error(&e),
+        };
+    }
+
+    let stripped = strip_token_params(&query);
+    let logged_path = if stripped.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}?{stripped}")
+    };
+    let fired = lock(&app.faults).take(method.as_str(), &path);
+    for f in &fired {
+        if let Fault::Delay { ms } = f {
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+        }
+    }
+
+    let (token_id, result) = match read_body(req).await {
+        Err(e) => (None, Err(e)),
+        Ok((parts, bytes)) => {
+            let r = Req::new(method.clone(), &path, &query, parts.headers, bytes);
+            let token_id = r.token().and_then(|t| match tokens::parse(&t) {
+                Some(Presented::Full { id, .. }) | Some(Presented::IdOnly(id)) => Some(id),
+                None => None,
+            });
+            let result = match fault_answer(&fired) {
+                Some(e) => Err(e),
+                None => routes::dispatch(&app, &r, &fired).await,
+            };
+            (token_id, result)
+        }
+    };
+    let resp = result.unwrap_or_else(|e| body::error(&e));
+    app.record(RequestRecord {
+        method: method.to_string(),
+        path: logged_path,
+        status: resp.status().as_u16(),
+        token_id,
+    });
+
+    if fired.iter().any(is_body_fault) {
+        let (parts, b) = resp.into_parts();
+        let stream: ByteStream = Box::pin(b.into_data_stream());
+        return Response::from_parts(parts, body::from_stream(faults::transform(stream, &fired)));
+    }
+    resp
+}
