@@ -149,6 +149,7 @@ fn environment_url(cluster_url: &str, id: &str) -> anyhow::Result<String> {
 mod tests {
     use super::*;
     use crate::error::kind_of;
+    use crate::http::testing::{client, message, seen, sim};
 
     #[test]
     fn environment_urls_and_the_id_rule() {
@@ -160,5 +161,95 @@ mod tests {
             let err = environment_url("https://c", bad).unwrap_err();
             assert_eq!(kind_of(&err), Kind::Config, "{bad}");
         }
+    }
+
+    #[test]
+    fn ensure_creates_once_then_only_looks() {
+        let sim = sim();
+        let c = client();
+        let cluster = Secret::new(sim.cluster_token());
+        let tags = vec!["customer:abc".to_string()];
+        let first = ensure_tenant(&c, &sim.url(), &cluster, "abc-p1", "ABC prod", &tags).unwrap();
+        assert!(first.created);
+        let mgmt = first
+            .token_management_token
+            .expect("createToken=true yields a token");
+        assert_eq!(
+            seen(&sim),
+            vec![
+                ("GET".into(), "/api/cluster/v2/environments/abc-p1".into()),
+                (
+                    "PUT".into(),
+                    "/api/cluster/v2/environments/abc-p1?createToken=true".into()
+                ),
+            ]
+        );
+        sim.clear_requests();
+        let again = ensure_tenant(&c, &sim.url(), &cluster, "abc-p1", "ABC prod", &tags).unwrap();
+        assert!(!again.created && again.token_management_token.is_none());
+        assert_eq!(
+            seen(&sim),
+            vec![("GET".into(), "/api/cluster/v2/environments/abc-p1".into())]
+        );
+        assert!(tenant_exists(&c, &sim.url(), &cluster, "abc-p1").unwrap());
+        assert!(!tenant_exists(&c, &sim.url(), &cluster, "abc-p2").unwrap());
+        // The token from createToken works in the new tenant.
+        let api = format!("{}/e/abc-p1/api", sim.url());
+        let scopes = crate::token::scopes_of(&c, &api, &mgmt).unwrap();
+        assert!(scopes.iter().any(|s| s == "apiTokens.write"), "{scopes:?}");
+    }
+
+    #[test]
+    fn concurrent_ensures_of_one_tenant_both_succeed() {
+        let sim = sim();
+        let cluster = Secret::new(sim.cluster_token());
+        let url = sim.url();
+        let results: Vec<Ensured> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let c = client();
+                        ensure_tenant(&c, &url, &cluster, "race-1", "Race", &[]).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|e| e.created).count(), 1);
+        assert!(tenant_exists(&client(), &url, &cluster, "race-1").unwrap());
+    }
+
+    #[test]
+    fn token_management_token_for_existing_and_missing_tenants() {
+        let sim = sim();
+        let c = client();
+        let cluster = Secret::new(sim.cluster_token());
+        ensure_tenant(&c, &sim.url(), &cluster, "tm-1", "TM", &[]).unwrap();
+        let token = token_management_token(&c, &sim.url(), &cluster, "tm-1").unwrap();
+        let api = format!("{}/e/tm-1/api", sim.url());
+        let scopes = crate::token::scopes_of(&c, &api, &token).unwrap();
+        assert!(scopes.iter().any(|s| s == "apiTokens.write"), "{scopes:?}");
+
+        let err = token_management_token(&c, &sim.url(), &cluster, "tm-missing").unwrap_err();
+        let text = message(&err, &[&cluster, &token]);
+        assert_eq!(kind_of(&err), Kind::Api);
+        assert!(text.contains("404"), "{text}");
+    }
+
+    #[test]
+    fn a_cluster_token_without_access_is_explained() {
+        let sim = sim();
+        let c = client();
+        let bogus = Secret::new(
+            "dt0c01.CCCCCCCCCCCCCCCCCCCCCCCC.DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD",
+        );
+        let err = ensure_tenant(&c, &sim.url(), &bogus, "x-1", "X", &[]).unwrap_err();
+        let text = message(&err, &[&bogus]);
+        assert_eq!(kind_of(&err), Kind::Api);
+        assert!(text.starts_with("looking up tenant 'x-1': GET "), "{text}");
+        assert!(
+            text.contains("the cluster token is unknown, expired or revoked"),
+            "{text}"
+        );
     }
 }

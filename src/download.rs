@@ -106,7 +106,7 @@ fn write_body(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(c.transport_failure(call, e)),
+            Err(e) => return Err(c.body_failure(call, e)),
         };
         let chunk = &buf[..n];
         hasher.update(chunk);

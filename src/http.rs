@@ -4,24 +4,25 @@
 //! and a count of every request sent. It knows the Dynatrace error envelope and the
 //! `Api-Token` header, nothing else of Dynatrace: callers supply URLs, scopes and hints.
 
+mod call;
 mod env;
+mod failures;
 mod report;
 mod retry;
 mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use ureq::http::{Response, Uri};
 use ureq::{Agent, Body};
 
 use crate::error::{failure, Kind};
-use crate::secret::Secret;
 
+pub use call::{Attempt, Call, Method, Reply};
 pub use env::{is_loopback, NetEnv, NoProxy};
-pub use report::{redact, strip_url, Hints};
+pub use report::strip_url;
 pub use retry::Backoff;
 
 /// `--ssl-mode`.
@@ -59,127 +60,14 @@ impl Default for HttpOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
-    }
-}
-
-/// One request as the domain modules describe it.
-#[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
-    pub method: Method,
-    pub url: &'a str,
-    /// Sent as `Authorization: Api-Token ...` (never as a query parameter).
-    pub token: Option<&'a Secret>,
-    pub json: Option<&'a serde_json::Value>,
-    /// What is being done, to what: the start of every error message ("creating tenant 'x'").
-    pub doing: &'a str,
-    pub hints: Hints<'a>,
-}
-
-impl<'a> Call<'a> {
-    pub fn new(method: Method, url: &'a str, doing: &'a str) -> Self {
-        Call {
-            method,
-            url,
-            token: None,
-            json: None,
-            doing,
-            hints: Hints::default(),
-        }
-    }
-
-    pub fn token(mut self, token: &'a Secret, name: &'a str) -> Self {
-        self.token = Some(token);
-        self.hints.token_name = name;
-        self
-    }
-
-    pub fn json(mut self, body: &'a serde_json::Value) -> Self {
-        self.json = Some(body);
-        self
-    }
-
-    pub fn scope(mut self, scope: &'a str) -> Self {
-        self.hints.scope = Some(scope);
-        self
-    }
-
-    pub fn not_found(mut self, hint: &'a str) -> Self {
-        self.hints.not_found = Some(hint);
-        self
-    }
-
-    /// `text` with this call's token and anything token-shaped removed.
-    pub fn redact(&self, text: &str) -> String {
-        let secrets: Vec<&Secret> = self.token.into_iter().collect();
-        redact(text, &secrets)
-    }
-
-    /// An API error (exit 4) about this call, redacted.
-    pub fn api_error(&self, what: &str) -> anyhow::Error {
-        let msg = format!(
-            "{}: {} {}: {what}",
-            self.doing,
-            self.method.as_str(),
-            strip_url(self.url)
-        );
-        failure(Kind::Api, self.redact(&msg))
-    }
-}
-
-/// A response with one of the expected statuses, its body read (JSON calls are small).
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub body: String,
-}
-
-impl Reply {
-    /// The body as `T`; a body that does not parse is an API error naming the call.
-    pub fn json<T: DeserializeOwned>(&self, call: &Call) -> anyhow::Result<T> {
-        serde_json::from_str(&self.body).map_err(|e| {
-            call.api_error(&format!(
-                "answered {} with a body that is not what Dynatrace sends ({e}); is this the right URL?",
-                self.status
-            ))
-        })
-    }
-}
-
-/// How one try ended, when it did not succeed.
-pub enum Attempt {
-    /// Worth another try; `message` is complete (action, URL, cause, hint).
-    Retry {
-        message: String,
-        wait: Option<Duration>,
-    },
-    /// Final.
-    Fail(anyhow::Error),
-}
-
 /// Bodies of JSON answers and error envelopes are small; anything bigger is not Dynatrace.
 const JSON_LIMIT: u64 = 10 << 20;
 const ERROR_BODY_LIMIT: u64 = 64 << 10;
 
 pub struct Client {
     direct: Agent,
-    /// The agent through the proxy, when one is configured.
-    proxied: Option<Agent>,
+    /// The agent through the proxy, when one is configured, and how to name that proxy.
+    proxied: Option<(Agent, String)>,
     no_proxy: NoProxy,
     tries: u32,
     backoff: Backoff,
@@ -226,7 +114,7 @@ impl Client {
                         ),
                     )
                 })?;
-                Some(agent(Some(proxy)))
+                Some((agent(Some(proxy)), format!("{var} ({})", strip_url(url))))
             }
             None => None,
         };
@@ -277,7 +165,7 @@ impl Client {
                 .read_to_string()
             {
                 Ok(body) => Ok(Reply { status, body }),
-                Err(e) => Err(self.transport_failure(call, e)),
+                Err(e) => Err(self.body_failure(call, e)),
             }
         })
     }
@@ -290,7 +178,7 @@ impl Client {
         expect: &[u16],
         mut read: impl FnMut(Response<Body>) -> Result<T, Attempt>,
     ) -> anyhow::Result<T> {
-        let agent = self.agent_for(call)?;
+        let (agent, proxy) = self.agent_for(call)?;
         let mut slept = Duration::ZERO;
         let mut attempt = 1;
         loop {
@@ -298,7 +186,7 @@ impl Client {
             let outcome = match self.send(agent, call) {
                 Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp),
                 Ok(resp) => Err(self.status_failure(call, resp)),
-                Err(e) => Err(self.transport_failure(call, e)),
+                Err(e) => Err(self.connect_failure(call, e, proxy)),
             };
             let (message, hint) = match outcome {
                 Ok(v) => return Ok(v),
@@ -332,8 +220,9 @@ impl Client {
         }
     }
 
-    /// Checks the scheme (plain `http://` only for loopback) and picks direct or proxied.
-    fn agent_for(&self, call: &Call) -> anyhow::Result<&Agent> {
+    /// Checks the scheme (plain `http://` only for loopback) and picks direct or proxied (then
+    /// also naming the proxy).
+    fn agent_for(&self, call: &Call) -> anyhow::Result<(&Agent, Option<&str>)> {
         let shown = strip_url(call.url);
         let bad = |why: &str| failure(Kind::Config, format!("{}: {shown}: {why}", call.doing));
         let uri: Uri = call
@@ -348,7 +237,7 @@ impl Client {
         }
         match uri.scheme_str() {
             Some("https") => {}
-            Some("http") if is_loopback(host) => return Ok(&self.direct),
+            Some("http") if is_loopback(host) => return Ok((&self.direct, None)),
             Some("http") => {
                 return Err(bad(
                     "plain http:// is refused for a host that is not loopback (the token would \
@@ -360,8 +249,10 @@ impl Client {
         let port = uri.port_u16().unwrap_or(443);
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match &self.proxied {
-            Some(proxied) if !self.no_proxy.bypasses(bare, port) => Ok(proxied),
-            _ => Ok(&self.direct),
+            Some((agent, name)) if !self.no_proxy.bypasses(bare, port) => {
+                Ok((agent, Some(name.as_str())))
+            }
+            _ => Ok((&self.direct, None)),
         }
     }
 
@@ -385,98 +276,9 @@ impl Client {
             (Method::Put, None) => with_auth!(agent.put(call.url)).send_empty(),
         }
     }
-
-    /// An unexpected status: retry 5xx/408/429 (with the server's wait hint), fail the rest.
-    fn status_failure(&self, call: &Call, mut resp: Response<Body>) -> Attempt {
-        let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let retry_after = header("retry-after");
-        let reset = header("x-ratelimit-reset");
-        let location = header("location");
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(ERROR_BODY_LIMIT)
-            .lossy_utf8(true)
-            .read_to_string()
-            .unwrap_or_default();
-        let mut message = report::status_error(
-            call.doing,
-            call.method.as_str(),
-            call.url,
-            status,
-            &body,
-            &call.hints,
-        );
-        if let Some(loc) = location.filter(|_| (300..400).contains(&status)) {
-            message.push_str(&format!(" (to {})", strip_url(&loc)));
-        }
-        let message = call.redact(&message);
-        if retry::retryable_status(status) {
-            let wait =
-                retry::server_hint(retry_after.as_deref(), reset.as_deref(), SystemTime::now());
-            Attempt::Retry { message, wait }
-        } else {
-            Attempt::Fail(failure(Kind::Api, message))
-        }
-    }
-
-    /// A failure below HTTP: connect errors, timeouts and cut connections are retried; TLS
-    /// and setup errors are final.
-    pub fn transport_failure(&self, call: &Call, err: impl Into<ureq::Error>) -> Attempt {
-        use ureq::Error as E;
-        let err = err.into();
-        let tls_hint = if self.accept_any {
-            "the TLS handshake failed even without certificate checks: is this an HTTPS port?"
-        } else {
-            "the server's certificate is not trusted or does not match the host name: give its \
-             CA with --ca-file (PEM), or accept any certificate with --ssl-mode all"
-        };
-        let (retry, hint) = match &err {
-            E::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => (false, tls_hint),
-            E::Rustls(_) | E::Tls(_) | E::Pem(_) => (false, tls_hint),
-            E::Timeout(_) => (
-                true,
-                "no answer within the timeout: check the network path to the server",
-            ),
-            E::HostNotFound => (
-                true,
-                "the host name does not resolve: check the URL and DNS",
-            ),
-            E::ConnectionFailed | E::Io(_) => (
-                true,
-                "check the URL, the firewall and the proxy settings (HTTPS_PROXY/NO_PROXY)",
-            ),
-            E::ConnectProxyFailed(_) => {
-                (true, "the proxy refused the connection: check HTTPS_PROXY")
-            }
-            E::Protocol(_) | E::BodyStalled => (true, "the server's answer was garbled or cut off"),
-            E::BodyExceedsLimit(_) => (
-                false,
-                "the answer is far larger than Dynatrace sends: is this the right URL?",
-            ),
-            _ => (false, "unexpected HTTP client error"),
-        };
-        let message = report::transport_error(
-            call.doing,
-            call.method.as_str(),
-            call.url,
-            &err.to_string(),
-            hint,
-        );
-        let message = call.redact(&message);
-        if retry {
-            Attempt::Retry {
-                message,
-                wait: None,
-            }
-        } else {
-            Attempt::Fail(failure(Kind::Api, message))
-        }
-    }
 }
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

@@ -164,3 +164,101 @@ impl std::fmt::Debug for MintedGuard<'_> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::kind_of;
+    use crate::http::testing::{client, message, seen, sim, tenant};
+
+    /// The status a lookup with `token` gets: 200 alive, 401/404 dead.
+    fn lookup_status(c: &Client, api: &str, token: &Secret) -> u16 {
+        let url = format!("{api}/v2/apiTokens/lookup");
+        let body = json!({ "token": token.expose() });
+        let call = Call::new(Method::Post, &url, "lookup")
+            .token(token, "t")
+            .json(&body);
+        c.call(&call, &[200, 401, 404]).unwrap().status
+    }
+
+    #[test]
+    fn mint_is_installer_only_and_revoke_kills_it() {
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "mint-1");
+        let minted = mint_installer_token(&c, &api, &mgmt, "oneagent-bootstrap test").unwrap();
+        assert_eq!(minted.token.token_id(), Some(minted.id.as_str()));
+        assert_eq!(
+            scopes_of(&c, &api, &minted.token).unwrap(),
+            vec![INSTALLER_SCOPE]
+        );
+        assert_eq!(lookup_status(&c, &api, &minted.token), 200);
+        sim.clear_requests();
+        revoke(&c, &api, &mgmt, &minted.id).unwrap();
+        assert_eq!(
+            seen(&sim),
+            vec![(
+                "DELETE".into(),
+                format!("/e/mint-1/api/v2/apiTokens/{}", minted.id)
+            )]
+        );
+        assert!(matches!(lookup_status(&c, &api, &minted.token), 401 | 404));
+        // Already gone is fine.
+        revoke(&c, &api, &mgmt, &minted.id).unwrap();
+        let err = scopes_of(&c, &api, &minted.token).unwrap_err();
+        message(&err, &[&minted.token, &mgmt]);
+        assert_eq!(kind_of(&err), Kind::Api);
+    }
+
+    #[test]
+    fn the_guard_revokes_explicitly_and_on_drop() {
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "guard-1");
+
+        let guard = MintedGuard::mint(&c, &api, &mgmt, "explicit").unwrap();
+        let token = guard.token().unwrap().clone();
+        assert!(!format!("{guard:?}").contains(token.expose()));
+        guard.revoke().unwrap();
+        assert!(matches!(lookup_status(&c, &api, &token), 401 | 404));
+
+        // An early return: Drop revokes.
+        let mut kept = None;
+        let mut failing_download = || -> anyhow::Result<()> {
+            let guard = MintedGuard::mint(&c, &api, &mgmt, "early-return")?;
+            kept = guard.token().cloned();
+            Err(failure(Kind::Api, "download failed"))?;
+            guard.revoke()
+        };
+        assert!(failing_download().is_err());
+        let early = kept.take().unwrap();
+        assert!(matches!(lookup_status(&c, &api, &early), 401 | 404));
+
+        // An unwind: Drop revokes too.
+        let unwound = std::sync::Mutex::new(None);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let guard = MintedGuard::mint(&c, &api, &mgmt, "unwound").unwrap();
+            *unwound.lock().unwrap() = guard.token().cloned();
+            panic!("simulated bug while downloading");
+        }));
+        assert!(result.is_err());
+        let token = unwound.lock().unwrap().take().unwrap();
+        assert!(matches!(lookup_status(&c, &api, &token), 401 | 404));
+    }
+
+    #[test]
+    fn minting_without_scope_is_explained() {
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "mint-2");
+        let minted = mint_installer_token(&c, &api, &mgmt, "t").unwrap();
+        // An InstallerDownload token cannot mint tokens.
+        let err = mint_installer_token(&c, &api, &minted.token, "t").unwrap_err();
+        let text = message(&err, &[&minted.token, &mgmt]);
+        assert!(text.contains("403"), "{text}");
+        assert!(text.contains("lacks scope apiTokens.write"), "{text}");
+        let warning = revoke_warning(&minted.id, &err);
+        assert!(warning.contains(&minted.id));
+        crate::http::testing::assert_no_secret(&warning, &[&minted.token, &mgmt]);
+    }
+}

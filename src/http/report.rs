@@ -125,7 +125,7 @@ pub fn status_hint(status: u16, hints: &Hints) -> String {
             "the server redirects: point --cluster-url/--api-url at the final address".into()
         }
         500..=599 => "the server failed: try again later or check the cluster's health".into(),
-        _ => "unexpected answer".into(),
+        _ => "the server's answer does not fit this call: check --cluster-url/--api-url".into(),
     }
 }
 

@@ -1,0 +1,268 @@
+//! The client against dtsim: retries by class, server wait hints, the request count, TLS
+//! modes, and that no token reaches an error.
+
+use std::time::{Duration, Instant};
+
+use dtsim::{Dtsim, Fault, Options};
+
+use super::testing::{self, client, client_with, fault, message, seen, sim, tenant};
+use super::*;
+use crate::error::{kind_of, Kind};
+use crate::secret::Secret;
+
+const METAINFO: &str = "/e/*/api/v1/deployment/installer/agent/unix/default/latest/metainfo";
+
+fn metainfo_gets(sim: &Dtsim) -> usize {
+    seen(sim)
+        .iter()
+        .filter(|(m, p)| m == "GET" && p.contains("/latest/metainfo"))
+        .count()
+}
+
+#[test]
+fn retries_503_twice_then_succeeds_and_counts_every_request() {
+    let sim = sim();
+    let c = client();
+    let (api, mgmt) = tenant(&sim, &c, "retry-503");
+    let minted = crate::token::mint_installer_token(&c, &api, &mgmt, "test").unwrap();
+    sim.clear_requests();
+    let before = c.requests();
+    sim.add_fault(fault(
+        "GET",
+        METAINFO,
+        Some(2),
+        Fault::Status { status: 503 },
+    ));
+    let version = crate::download::target_version(&c, &api, &minted.token, "x86").unwrap();
+    assert!(version.starts_with("1."), "{version}");
+    assert_eq!(metainfo_gets(&sim), 3);
+    assert_eq!(c.requests() - before, 3);
+}
+
+#[test]
+fn a_persistent_503_gives_up_after_the_configured_tries() {
+    let sim = sim();
+    let c = client_with(&HttpOptions {
+        retries: 3,
+        ..HttpOptions::default()
+    });
+    let (api, mgmt) = tenant(&sim, &c, "retry-gives-up");
+    let minted = crate::token::mint_installer_token(&c, &api, &mgmt, "test").unwrap();
+    sim.clear_requests();
+    sim.add_fault(fault("GET", METAINFO, None, Fault::Status { status: 503 }));
+    let err = crate::download::target_version(&c, &api, &minted.token, "x86").unwrap_err();
+    let text = message(&err, &[&minted.token, &mgmt]);
+    assert_eq!(kind_of(&err), Kind::Api);
+    assert!(text.contains("503"), "{text}");
+    assert!(text.contains("gave up after 3 tries"), "{text}");
+    assert_eq!(metainfo_gets(&sim), 3);
+}
+
+#[test]
+fn rate_limit_waits_for_retry_after() {
+    let sim = sim();
+    let c = client();
+    let (api, mgmt) = tenant(&sim, &c, "rate-limited");
+    let minted = crate::token::mint_installer_token(&c, &api, &mgmt, "test").unwrap();
+    sim.clear_requests();
+    sim.add_fault(fault(
+        "GET",
+        METAINFO,
+        Some(1),
+        Fault::RateLimit {
+            retry_after_secs: 1,
+        },
+    ));
+    let start = Instant::now();
+    crate::download::target_version(&c, &api, &minted.token, "x86").unwrap();
+    // The fast test backoff would retry after <= 100 ms: only the header explains >= 1 s.
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(metainfo_gets(&sim), 2);
+}
+
+#[test]
+fn other_client_errors_are_not_retried() {
+    let sim = sim();
+    let c = client();
+    let (api, mgmt) = tenant(&sim, &c, "no-retry");
+    let minted = crate::token::mint_installer_token(&c, &api, &mgmt, "test").unwrap();
+    for status in [400, 401, 403, 404, 409] {
+        sim.clear_requests();
+        sim.clear_faults();
+        sim.add_fault(fault("GET", METAINFO, None, Fault::Status { status }));
+        let err = crate::download::target_version(&c, &api, &minted.token, "x86").unwrap_err();
+        let text = message(&err, &[&minted.token, &mgmt]);
+        assert_eq!(kind_of(&err), Kind::Api, "{text}");
+        assert_eq!(metainfo_gets(&sim), 1, "{status} was retried: {text}");
+        assert!(text.contains(&format!("answered {status}")), "{text}");
+        assert!(!text.contains('?'), "query string in {text}");
+    }
+    sim.clear_faults();
+    sim.add_fault(fault("GET", METAINFO, None, Fault::Status { status: 403 }));
+    let err = crate::download::target_version(&c, &api, &minted.token, "x86").unwrap_err();
+    assert!(
+        message(&err, &[&minted.token]).contains("lacks scope InstallerDownload"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn a_wrong_token_is_explained_and_never_shown() {
+    let sim = sim();
+    let c = client();
+    let (api, _mgmt) = tenant(&sim, &c, "wrong-token");
+    let bogus = Secret::new(
+        "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+    );
+    let err = crate::download::target_version(&c, &api, &bogus, "x86").unwrap_err();
+    let text = message(&err, &[&bogus]);
+    assert!(text.contains("401"), "{text}");
+    assert!(text.contains("unknown, expired or revoked"), "{text}");
+}
+
+#[test]
+fn plain_http_is_refused_for_hosts_that_are_not_loopback() {
+    let c = client();
+    let token = Secret::new("dt0c01.ABC.DEF");
+    for url in [
+        "http://10.0.0.1:8080/api",
+        "http://dt.example.com/api",
+        "ftp://h/x",
+    ] {
+        let err = crate::download::target_version(&c, url, &token, "x86").unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Config, "{url}");
+        message(&err, &[&token]);
+    }
+    assert_eq!(c.requests(), 0);
+}
+
+#[test]
+fn unreachable_servers_are_retried_then_reported() {
+    // Bind and drop a listener: nothing listens on that port afterwards.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = client_with(&HttpOptions {
+        retries: 2,
+        ..HttpOptions::default()
+    });
+    let token = Secret::new("dt0c01.ABC.DEF");
+    let api = format!("http://127.0.0.1:{port}/e/x/api");
+    let err = crate::download::target_version(&c, &api, &token, "x86").unwrap_err();
+    let text = message(&err, &[&token]);
+    assert_eq!(kind_of(&err), Kind::Api);
+    assert!(text.contains("gave up after 2 tries"), "{text}");
+    assert_eq!(c.requests(), 2);
+}
+
+#[test]
+fn tls_needs_the_ca_file_or_ssl_mode_all() {
+    let sim = Dtsim::start_with(Options {
+        tls: true,
+        ..Options::default()
+    })
+    .unwrap();
+    assert!(sim.url().starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem()).unwrap();
+    let cluster = Secret::new(sim.cluster_token());
+
+    let trusted = client_with(&HttpOptions {
+        ca_file: Some(ca),
+        ..HttpOptions::default()
+    });
+    assert!(!crate::cluster::tenant_exists(&trusted, &sim.url(), &cluster, "tls-a").unwrap());
+
+    let untrusted = client();
+    let err = crate::cluster::tenant_exists(&untrusted, &sim.url(), &cluster, "tls-a").unwrap_err();
+    let text = message(&err, &[&cluster]);
+    assert_eq!(kind_of(&err), Kind::Api, "{text}");
+    assert!(text.contains("--ca-file"), "{text}");
+    assert_eq!(untrusted.requests(), 1, "a TLS failure is not retried");
+
+    let any = client_with(&HttpOptions {
+        ssl_mode: SslMode::All,
+        ..HttpOptions::default()
+    });
+    assert!(!crate::cluster::tenant_exists(&any, &sim.url(), &cluster, "tls-a").unwrap());
+}
+
+#[test]
+fn a_stalled_answer_hits_the_read_timeout_and_is_retried() {
+    let sim = sim();
+    let c = client_with(&HttpOptions {
+        retries: 3,
+        read_timeout: Duration::from_millis(300),
+        ..HttpOptions::default()
+    });
+    let (api, mgmt) = tenant(&sim, &c, "stalled");
+    let minted = crate::token::mint_installer_token(&c, &api, &mgmt, "test").unwrap();
+    let before = c.requests();
+    sim.add_fault(fault("GET", METAINFO, Some(1), Fault::Delay { ms: 2000 }));
+    let start = Instant::now();
+    crate::download::target_version(&c, &api, &minted.token, "x86").unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        start.elapsed()
+    );
+    // dtsim logs the abandoned request only when its delay ends: count on the client side.
+    assert_eq!(c.requests() - before, 2);
+}
+
+#[test]
+fn the_proxy_is_used_unless_no_proxy_matches() {
+    // A "proxy" that refuses connections: requests through it fail, direct ones succeed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = Dtsim::start_with(Options {
+        tls: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let cluster = Secret::new(sim.cluster_token());
+    let opts = HttpOptions {
+        ssl_mode: SslMode::All,
+        retries: 1,
+        ..HttpOptions::default()
+    };
+    let env = |no_proxy: Option<&str>| NetEnv {
+        https_proxy: Some(format!("http://127.0.0.1:{port}")),
+        all_proxy: None,
+        no_proxy: no_proxy.map(str::to_string),
+    };
+    let proxied = Client::with_env(&opts, &env(Some("example.com"))).unwrap();
+    let err = crate::cluster::tenant_exists(&proxied, &sim.url(), &cluster, "px").unwrap_err();
+    let text = message(&err, &[&cluster]);
+    assert!(
+        text.contains("through the proxy from HTTPS_PROXY (http://127.0.0.1:"),
+        "{text}"
+    );
+    assert_eq!(proxied.requests(), 1);
+    let bypass = Client::with_env(&opts, &env(Some("example.com,127.0.0.1"))).unwrap();
+    assert!(!crate::cluster::tenant_exists(&bypass, &sim.url(), &cluster, "px").unwrap());
+    let bad = NetEnv {
+        https_proxy: Some("http://user:pw@[bad".into()),
+        ..NetEnv::default()
+    };
+    let err = Client::with_env(&opts, &bad).err().unwrap();
+    assert_eq!(kind_of(&err), Kind::Config);
+    assert!(!crate::error::one_line(&err).contains("pw"), "{err:#}");
+}
+
+#[test]
+fn testing_helper_catches_a_leak() {
+    let s = Secret::new("dt0c01.PUB.SECRETSECRET");
+    let leaked = std::panic::catch_unwind(|| testing::assert_no_secret("x SECRETSECRET", &[&s]));
+    assert!(leaked.is_err());
+}
