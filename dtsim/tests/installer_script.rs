@@ -36,13 +36,20 @@ fn installer(dir: &Path, version: &str, variant: Variant) -> PathBuf {
     path
 }
 
-/// Runs `dash FILE ARGS` (dash is /bin/sh on Debian; the scripts must be POSIX).
+thread_local! {
+    /// The shell this test thread runs the scripts with (tests run on their own threads).
+    static SHELL: std::cell::Cell<&'static str> = const { std::cell::Cell::new("dash") };
+}
+
+/// Runs `dash FILE ARGS` (dash is /bin/sh on Debian; the scripts must be POSIX), or the shell
+/// this thread selected.
 fn dash(file: &Path, args: &[&str]) -> Output {
-    Command::new("dash")
+    let shell = SHELL.get();
+    Command::new(shell)
         .arg(file)
         .args(args)
         .output()
-        .expect("running dash (is it installed?)")
+        .unwrap_or_else(|e| panic!("running {shell} (is it installed?): {e}"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -87,6 +94,20 @@ fn version_option_prints_the_version_only() {
 
 #[test]
 fn install_configure_upgrade_uninstall() {
+    install_configure_upgrade_uninstall_with("dash");
+}
+
+#[test]
+fn install_configure_upgrade_uninstall_bash() {
+    if Command::new("bash").arg("-c").arg(":").status().is_err() {
+        eprintln!("SKIPPED: bash is not installed");
+        return;
+    }
+    install_configure_upgrade_uninstall_with("bash");
+}
+
+fn install_configure_upgrade_uninstall_with(shell: &'static str) {
+    SHELL.set(shell);
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("opt/oneagent");
     let root_arg = format!("INSTALL_PATH={}", root.display());
@@ -288,4 +309,17 @@ fn hangs_variant_keeps_running_until_its_process_group_is_killed() {
     let status = child.wait().expect("wait");
     assert!(!status.success());
     assert!(!root.exists());
+}
+
+/// Not a check: writes a small Normal installer to $DTSIM_INSTALLER_DUMP for manual inspection.
+#[test]
+#[ignore = "manual: DTSIM_INSTALLER_DUMP=/tmp/i.sh cargo test -p dtsim --test installer_script -- --ignored"]
+fn dump_installer() {
+    let Some(target) = std::env::var_os("DTSIM_INSTALLER_DUMP") else {
+        eprintln!("set DTSIM_INSTALLER_DUMP to a file path");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = installer(dir.path(), VERSIONS[1], Variant::Normal);
+    std::fs::copy(path, target).expect("copying the installer");
 }

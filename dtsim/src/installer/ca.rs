@@ -51,33 +51,91 @@ impl std::fmt::Debug for Ca {
     }
 }
 
+/// The parameters of a dtsim root named `common_name`; also rebuilt by `load` so that what
+/// it issues names the loaded root exactly as `generate` would have.
+fn root_params(common_name: &str, organization: Option<&str>) -> anyhow::Result<CertificateParams> {
+    let mut params = CertificateParams::new(Vec::<String>::new())
+        .context("preparing the dtsim CA certificate")?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    if let Some(o) = organization {
+        params.distinguished_name.push(DnType::OrganizationName, o);
+    }
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.serial_number = Some(random_serial());
+    set_validity(&mut params);
+    Ok(params)
+}
+
+/// The first value of attribute `oid` in `name`, as text.
+fn name_attr(name: &x509_cert::name::Name, oid: der::oid::ObjectIdentifier) -> Option<String> {
+    use der::asn1::{PrintableStringRef, Utf8StringRef};
+    let value = name
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|a| a.oid == oid)?;
+    if let Ok(s) = value.value.decode_as::<Utf8StringRef<'_>>() {
+        return Some(s.as_str().to_owned());
+    }
+    value
+        .value
+        .decode_as::<PrintableStringRef<'_>>()
+        .ok()
+        .map(|s| s.as_str().to_owned())
+}
+
 impl Ca {
     /// Creates a fresh root CA named `common_name` (O=dtsim) and its installer signer.
     pub fn generate(common_name: &str) -> anyhow::Result<Ca> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
             .context("generating the dtsim CA key (ECDSA P-256)")?;
-        let mut params = CertificateParams::new(Vec::<String>::new())
-            .context("preparing the dtsim CA certificate")?;
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "dtsim");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        params.serial_number = Some(random_serial());
-        set_validity(&mut params);
+        let params = root_params(common_name, Some("dtsim"))?;
         let cert = params
             .self_signed(&key)
             .with_context(|| format!("self-signing the dtsim CA certificate '{common_name}'"))?;
-        let cert_der = cert.der().to_vec();
-        let cert_pem = cert.pem();
+        Self::assemble(params, key, cert.der().to_vec(), cert.pem(), common_name)
+    }
+
+    /// Reloads a root saved with `cert_pem` and `key_pem` (so a restarted simulator keeps the
+    /// CA that clients already trust). A new installer signer is issued.
+    pub fn load(cert_pem: &str, key_pem: &str) -> anyhow::Result<Ca> {
+        use der::DecodePem;
+        let cert = x509_cert::Certificate::from_pem(cert_pem.as_bytes())
+            .context("parsing the dtsim CA certificate (PEM): regenerate it or fix the file")?;
+        let key = KeyPair::from_pem(key_pem)
+            .context("parsing the dtsim CA key (PKCS#8 PEM): regenerate it or fix the file")?;
+        let spki_bits = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes();
+        if spki_bits != key.public_key_raw() {
+            anyhow::bail!("the dtsim CA key does not belong to the CA certificate");
+        }
+        let subject = &cert.tbs_certificate.subject;
+        let cn = name_attr(subject, der::oid::ObjectIdentifier::new_unwrap("2.5.4.3"))
+            .context("the dtsim CA certificate has no common name")?;
+        let org = name_attr(subject, der::oid::ObjectIdentifier::new_unwrap("2.5.4.10"));
+        let params = root_params(&cn, org.as_deref())?;
+        let cert_der = der::Encode::to_der(&cert).context("re-encoding the CA certificate")?;
+        Self::assemble(params, key, cert_der, cert_pem.to_owned(), &cn)
+    }
+
+    fn assemble(
+        params: CertificateParams,
+        key: KeyPair,
+        cert_der: Vec<u8>,
+        cert_pem: String,
+        common_name: &str,
+    ) -> anyhow::Result<Ca> {
         let mut ca = Ca {
             params,
             key,
@@ -97,6 +155,11 @@ impl Ca {
     /// The root certificate (PEM), i.e. what clients pin or pass as CA file.
     pub fn cert_pem(&self) -> String {
         self.cert_pem.clone()
+    }
+
+    /// The root's private key (PKCS#8 PEM), for saving next to `cert_pem` and `load`ing later.
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
     }
 
     /// The root certificate (DER).

@@ -5,8 +5,9 @@
 dt_nl='
 '
 
+# printf, not echo: dash's echo would interpret backslashes in values.
 dt_err() {
-    echo "$dt_prog: $*" >&2
+    printf '%s: %s\n' "$dt_prog" "$*" >&2
 }
 
 # Checks --set-NAME=VALUE without changing anything. Never echoes the tenant token.

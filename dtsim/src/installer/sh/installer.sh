@@ -57,7 +57,7 @@ case $DT_BEHAVIOUR in
         dt_err "error: OneAgent $DT_VERSION installation failed (failure simulated by dtsim), exit code $DT_FAIL_CODE"
         exit "$DT_FAIL_CODE" ;;
     hangs)
-        echo "Installing OneAgent $DT_VERSION to $dt_install_path ..."
+        printf 'Installing OneAgent %s to %s ...\n' "$DT_VERSION" "$dt_install_path"
         while :; do sleep 1; done ;;
 esac
 
@@ -67,9 +67,9 @@ dt_settings=$dt_conf/settings
 dt_old=
 if [ -f "$dt_conf/version" ]; then
     dt_old=$(cat "$dt_conf/version")
-    echo "Upgrading OneAgent in $dt_install_path from $dt_old to $DT_VERSION"
+    printf 'Upgrading OneAgent in %s from %s to %s\n' "$dt_install_path" "$dt_old" "$DT_VERSION"
 else
-    echo "Installing OneAgent $DT_VERSION to $dt_install_path"
+    printf 'Installing OneAgent %s to %s\n' "$DT_VERSION" "$dt_install_path"
 fi
 
 umask 022

@@ -4,10 +4,10 @@
 dt_agent=$(cd "$(dirname "$0")" && pwd) || exit 1
 dt_root=$(dirname "$dt_agent")
 if [ "${dt_agent##*/}" != agent ] || [ ! -f "$dt_agent/conf/version" ]; then
-    echo "uninstall.sh: no OneAgent installation found at $dt_root" >&2
+    printf 'uninstall.sh: no OneAgent installation found at %s\n' "$dt_root" >&2
     exit 1
 fi
 rm -rf "$dt_agent" || exit 1
 rmdir "$dt_root" 2>/dev/null
-echo "OneAgent uninstalled from $dt_root"
+printf 'OneAgent uninstalled from %s\n' "$dt_root"
 exit 0
