@@ -39,8 +39,8 @@ pub enum SslMode {
 pub struct HttpOptions {
     pub ssl_mode: SslMode,
     pub ca_file: Option<PathBuf>,
-    /// `--retries`: how many times one request is tried in all (the first try included);
-    /// 0 counts as 1.
+    /// `--retries`: how many times a failed request is tried again (so `retries + 1` tries
+    /// at most); only retryable failures are, within the backoff's total time bound.
     pub retries: u32,
     pub connect_timeout: Duration,
     /// Limit for each read from the socket (headers and every body chunk), so a stalled
@@ -53,7 +53,7 @@ impl Default for HttpOptions {
         HttpOptions {
             ssl_mode: SslMode::Default,
             ca_file: None,
-            retries: 4,
+            retries: 3,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
         }
@@ -128,7 +128,7 @@ impl Client {
             direct: agent(None),
             proxied,
             no_proxy: NoProxy::parse(net.no_proxy.as_deref()),
-            tries: opts.retries.max(1),
+            tries: opts.retries.saturating_add(1),
             backoff: Backoff::default(),
             accept_any,
             quiet: false,

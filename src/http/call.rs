@@ -28,8 +28,9 @@ impl Method {
     }
 }
 
-/// One request as the domain modules describe it.
-#[derive(Debug, Clone, Copy)]
+/// One request as the domain modules describe it. `Debug` shows neither the token nor the
+/// body (a lookup's body is a token).
+#[derive(Clone, Copy)]
 pub struct Call<'a> {
     pub method: Method,
     pub url: &'a str,
@@ -92,11 +93,33 @@ impl<'a> Call<'a> {
     }
 }
 
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("method", &self.method)
+            .field("url", &strip_url(self.url))
+            .field("doing", &self.doing)
+            .field("token", &self.token.map(|_| "<redacted>"))
+            .field("json", &self.json.map(|_| "<body>"))
+            .finish()
+    }
+}
+
 /// A response with one of the expected statuses, its body read (JSON calls are small).
-#[derive(Debug, Clone)]
+/// `Debug` shows the body's length only: a mint answer holds the new token.
+#[derive(Clone)]
 pub struct Reply {
     pub status: u16,
     pub body: String,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
 }
 
 impl Reply {
@@ -104,11 +127,35 @@ impl Reply {
     pub fn json<T: DeserializeOwned>(&self, call: &Call) -> anyhow::Result<T> {
         serde_json::from_str(&self.body).map_err(|e| {
             call.api_error(&format!(
-                "answered {} with a body that is not what Dynatrace sends ({e}); is this the right URL?",
-                self.status
+                "answered {} with a body that is not what Dynatrace sends ({}); is this the \
+                 right URL?",
+                self.status,
+                without_values(&e.to_string())
             ))
         })
     }
+}
+
+/// serde_json quotes the offending value in some messages (`invalid type: string "..."`); that
+/// value may be a secret of the answer (a new token, a tenant token), so quoted parts go.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for ch in message.chars() {
+        match (ch, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 /// How one try ended, when it did not succeed.
@@ -120,4 +167,44 @@ pub enum Attempt {
     },
     /// Final.
     Fail(anyhow::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_tokens_nor_bodies() {
+        let token = Secret::new("dt0c01.PUBLIC.TOPSECRET");
+        let body = serde_json::json!({ "token": token.expose() });
+        let call = Call::new(Method::Post, "https://h/api?x=TOPSECRET", "looking up")
+            .token(&token, "the token")
+            .json(&body);
+        let reply = Reply {
+            status: 201,
+            body: r#"{"token":"dt0c01.PUBLIC.TOPSECRET"}"#.into(),
+        };
+        let shown = format!("{call:?} {reply:?}");
+        assert!(!shown.contains("TOPSECRET"), "{shown}");
+        assert!(shown.contains("<35 bytes>"), "{shown}");
+    }
+
+    #[test]
+    fn parse_errors_name_the_problem_but_not_the_values() {
+        let call = Call::new(Method::Get, "https://h/api", "reading");
+        let reply = Reply {
+            status: 200,
+            body: r#"{"tenantToken": 5, "x": "s3cr3t-tenant-token"}"#.into(),
+        };
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wants {
+            x: u32,
+        }
+        let err = reply.json::<Wants>(&call).unwrap_err();
+        let text = crate::error::one_line(&err);
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
+        assert_eq!(without_values(r#"a "b" c "d"#), r#"a "…" c "…"#);
+    }
 }

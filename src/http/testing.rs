@@ -28,7 +28,7 @@ pub fn client_with(opts: &HttpOptions) -> Client {
 
 pub fn client() -> Client {
     client_with(&HttpOptions {
-        retries: 4,
+        retries: 3,
         read_timeout: Duration::from_secs(5),
         ..HttpOptions::default()
     })

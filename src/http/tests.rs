@@ -43,7 +43,7 @@ fn retries_503_twice_then_succeeds_and_counts_every_request() {
 fn a_persistent_503_gives_up_after_the_configured_tries() {
     let sim = sim();
     let c = client_with(&HttpOptions {
-        retries: 3,
+        retries: 2,
         ..HttpOptions::default()
     });
     let (api, mgmt) = tenant(&sim, &c, "retry-gives-up");
@@ -149,7 +149,7 @@ fn unreachable_servers_are_retried_then_reported() {
         .unwrap()
         .port();
     let c = client_with(&HttpOptions {
-        retries: 2,
+        retries: 1,
         ..HttpOptions::default()
     });
     let token = Secret::new("dt0c01.ABC.DEF");
@@ -198,7 +198,7 @@ fn tls_needs_the_ca_file_or_ssl_mode_all() {
 fn a_stalled_answer_hits_the_read_timeout_and_is_retried() {
     let sim = sim();
     let c = client_with(&HttpOptions {
-        retries: 3,
+        retries: 2,
         read_timeout: Duration::from_millis(300),
         ..HttpOptions::default()
     });
@@ -233,7 +233,7 @@ fn the_proxy_is_used_unless_no_proxy_matches() {
     let cluster = Secret::new(sim.cluster_token());
     let opts = HttpOptions {
         ssl_mode: SslMode::All,
-        retries: 1,
+        retries: 0,
         ..HttpOptions::default()
     };
     let env = |no_proxy: Option<&str>| NetEnv {
@@ -265,4 +265,67 @@ fn testing_helper_catches_a_leak() {
     let s = Secret::new("dt0c01.PUB.SECRETSECRET");
     let leaked = std::panic::catch_unwind(|| testing::assert_no_secret("x SECRETSECRET", &[&s]));
     assert!(leaked.is_err());
+}
+
+/// What goes on the wire: a raw one-shot server records the request head.
+#[test]
+fn requests_carry_user_agent_and_header_token_only() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let body = r#"{"latestAgentVersion":"1.2.3.20260101-000000"}"#;
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        head
+    });
+    let token = Secret::new("dt0c01.WIREWIREWIRE.SECRETSECRETSECRET");
+    let c = client();
+    let api = format!("http://{addr}/e/w/api");
+    let v = crate::download::target_version(&c, &api, &token, "x86").unwrap();
+    assert_eq!(v, "1.2.3.20260101-000000");
+    let head = server.join().unwrap();
+    let lower: Vec<String> = head.iter().map(|l| l.to_ascii_lowercase()).collect();
+    assert!(
+        head[0].starts_with(
+            "GET /e/w/api/v1/deployment/installer/agent/unix/default/latest/metainfo?arch=x86 "
+        ),
+        "{head:?}"
+    );
+    assert!(
+        !lower[0].contains("token"),
+        "token in the request line: {}",
+        head[0]
+    );
+    let ua = format!(
+        "user-agent: oneagent-bootstrap/{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(lower.contains(&ua), "{head:?}");
+    assert!(
+        head.iter().any(
+            |l| l.eq_ignore_ascii_case(&format!("authorization: Api-Token {}", token.expose()))
+        ),
+        "{head:?}"
+    );
+    assert!(
+        !lower.iter().any(|l| l.starts_with("accept-encoding")),
+        "{head:?}"
+    );
 }
