@@ -180,8 +180,14 @@ fn check_text(text: &str) -> anyhow::Result<()> {
 }
 
 /// One block of deterministic base64-alphabet lines (xorshift, fixed seed): looks like an
-/// encoded payload, costs nothing to regenerate, never contains a MIME boundary.
+/// encoded payload, never contains a MIME boundary. Built once and shared by all installers,
+/// so a cached installer costs a few KiB whatever its size.
 fn payload_block() -> Bytes {
+    static BLOCK: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    BLOCK.get_or_init(make_payload_block).clone()
+}
+
+fn make_payload_block() -> Bytes {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut out = Vec::with_capacity(BLOCK_LEN);

@@ -11,6 +11,8 @@ mod sign;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use anyhow::Context;
+
 pub use ca::Ca;
 
 /// The versions every simulated environment serves, oldest first.
@@ -114,11 +116,15 @@ impl Installer {
     }
 }
 
+/// One cache slot: filled once; concurrent first requests wait on the slot's lock instead of
+/// each signing the same (possibly 256 MiB) installer.
+type Slot = Arc<Mutex<Option<Arc<Installer>>>>;
+
 /// Builds installers on demand and caches them by parameters.
 pub struct Factory {
     ca: Arc<Ca>,
     other_ca: OnceLock<Arc<Ca>>,
-    cache: Mutex<HashMap<InstallerParams, Arc<Installer>>>,
+    cache: Mutex<HashMap<InstallerParams, Slot>>,
 }
 
 impl Factory {
@@ -144,24 +150,46 @@ impl Factory {
     }
 
     /// The installer for `p`, built and signed on first use (blocking: a 256 MiB installer
-    /// takes a second or two), then served from the cache.
+    /// takes a fraction of a second to a few seconds), then served from the cache. A failed
+    /// build is not cached.
     pub fn get(&self, p: &InstallerParams) -> anyhow::Result<Arc<Installer>> {
-        if let Some(hit) = self.lock_cache().get(p) {
+        let slot = Arc::clone(
+            lock(&self.cache)
+                .entry(p.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(None))),
+        );
+        let mut slot = lock(&slot);
+        if let Some(hit) = slot.as_ref() {
             return Ok(Arc::clone(hit));
         }
         let ca = self.ca_for(&p.variant)?;
-        let built = Arc::new(build(p, &ca)?);
-        // Two concurrent first requests may both build; keep whichever landed first so every
-        // client sees the same ETag.
-        let mut cache = self.lock_cache();
-        Ok(Arc::clone(cache.entry(p.clone()).or_insert(built)))
+        let built = Arc::new(build(p, &ca).with_context(|| {
+            format!(
+                "building the {} installer {} ({}) of environment {}",
+                p.arch,
+                p.version,
+                variant_name(&p.variant),
+                p.environment
+            )
+        })?);
+        *slot = Some(Arc::clone(&built));
+        Ok(built)
     }
+}
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<InstallerParams, Arc<Installer>>> {
-        // A panic while holding the lock cannot leave the map inconsistent (single insert).
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Locks `m`; a panic elsewhere while holding it cannot leave these maps half-updated (every
+/// update is a single insert), so a poisoned lock is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn variant_name(v: &Variant) -> String {
+    match v {
+        Variant::Normal => "normal".into(),
+        Variant::BadSignature => "bad signature".into(),
+        Variant::OtherCa => "other CA".into(),
+        Variant::Fails(code) => format!("failing with exit code {code}"),
+        Variant::Hangs => "hanging".into(),
     }
 }
 
@@ -179,4 +207,52 @@ fn build(p: &InstallerParams, ca: &Ca) -> anyhow::Result<Installer> {
     let key = format!("{p:?}\0{}", p.tenant_token);
     let etag = body.etag(&key);
     Ok(Installer { body, etag })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(variant: Variant) -> InstallerParams {
+        InstallerParams {
+            environment: "env-a".into(),
+            version: VERSIONS[0].into(),
+            arch: "x86".into(),
+            tenant_uuid: "env-a".into(),
+            tenant_token: "SECRET-TOKEN".into(),
+            endpoints: "https://127.0.0.1:1/communication".into(),
+            variant,
+            pad_to: Some(1 << 20),
+        }
+    }
+
+    #[test]
+    fn concurrent_first_gets_share_one_build() {
+        let f = Arc::new(Factory::new(Arc::new(Ca::generate("t").unwrap())).unwrap());
+        let got: Vec<Arc<Installer>> = (0..8)
+            .map(|_| {
+                let f = Arc::clone(&f);
+                std::thread::spawn(move || f.get(&params(Variant::Normal)).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(got.iter().all(|i| Arc::ptr_eq(i, &got[0])));
+        let bad = f.get(&params(Variant::BadSignature)).unwrap();
+        assert_ne!(bad.etag(), got[0].etag());
+        assert_eq!(bad.to_vec().len() as u64, bad.len());
+        assert!(got[0].etag().starts_with('"') && got[0].etag().ends_with('"'));
+    }
+
+    #[test]
+    fn errors_name_the_installer_but_not_the_token() {
+        let f = Factory::new(Arc::new(Ca::generate("t").unwrap())).unwrap();
+        let mut p = params(Variant::Fails(300));
+        p.tenant_token = "SECRET-TOKEN".into();
+        let err = format!("{:#}", f.get(&p).unwrap_err());
+        assert!(err.contains("env-a") && err.contains("300"), "{err}");
+        assert!(!err.contains("SECRET-TOKEN"), "{err}");
+        assert!(!format!("{p:?}").contains("SECRET-TOKEN"));
+    }
 }
