@@ -9,7 +9,8 @@ use crate::error::{failure, Kind};
 use crate::http::{Call, Client, Method};
 use crate::secret::Secret;
 
-const CLUSTER_TOKEN: &str = "the cluster token";
+/// Names the token in hints, with where the operator sets it.
+const CLUSTER_TOKEN: &str = "the cluster token (--cluster-token-file/DT_CLUSTER_TOKEN)";
 const TENANTS_SCOPE: &str = "ServiceProviderAPI";
 const TOKENS_SCOPE: &str = "EnvironmentTokenManagement";
 /// The token-management token only has to outlive minting one installer token.
@@ -248,7 +249,7 @@ mod tests {
         assert_eq!(kind_of(&err), Kind::Api);
         assert!(text.starts_with("looking up tenant 'x-1': GET "), "{text}");
         assert!(
-            text.contains("the cluster token is unknown, expired or revoked"),
+            text.contains(&format!("{CLUSTER_TOKEN} is unknown, expired or revoked")),
             "{text}"
         );
     }

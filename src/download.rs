@@ -6,7 +6,7 @@ mod progress;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -68,6 +68,7 @@ pub fn download_installer(
     check: &mut dyn StreamCheck,
     progress: bool,
 ) -> anyhow::Result<Downloaded> {
+    ensure_private(dir)?;
     let path = dir.join(FILE_NAME);
     let call = Call::new(Method::Get, url, "downloading the OneAgent installer")
         .token(token, API_TOKEN)
@@ -136,6 +137,33 @@ fn write_body(
         sha256: hex::encode(hasher.finalize()),
         bytes,
     })
+}
+
+/// The installer is executed as root later: a directory others can write to (or even list)
+/// would let them swap or read it between download and run.
+fn ensure_private(dir: &Path) -> anyhow::Result<()> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| {
+        failure(
+            Kind::Config,
+            format!("using download directory {}: {e}", dir.display()),
+        )
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if !meta.is_dir() || mode & 0o077 != 0 {
+        return Err(failure(
+            Kind::Internal,
+            format!(
+                "download directory {} must be a private directory (0700), is {mode:o}{}",
+                dir.display(),
+                if meta.is_dir() {
+                    ""
+                } else {
+                    " and not a directory"
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A new file readable by its owner only; a stale one from an earlier try is replaced.

@@ -8,7 +8,8 @@ use crate::error::{failure, one_line, Kind};
 use crate::http::{Call, Client, Method};
 use crate::secret::Secret;
 
-const MANAGEMENT_TOKEN: &str = "the token-management token";
+/// The token that mints and revokes: the tenant's token-management token, or the operator's.
+const MANAGEMENT_TOKEN: &str = "the minting token (token-management token or --api-token-file)";
 /// Long enough for a slow download; the guard revokes it sooner anyway.
 const EXPIRY: &str = "now+15m";
 pub const INSTALLER_SCOPE: &str = "InstallerDownload";
@@ -59,7 +60,7 @@ pub fn scopes_of(c: &Client, api_url: &str, token: &Secret) -> anyhow::Result<Ve
     let url = format!("{}/v2/apiTokens/lookup", api_url.trim_end_matches('/'));
     let body = json!({ "token": token.expose() });
     let call = Call::new(Method::Post, &url, "looking up the API token's scopes")
-        .token(token, "the API token")
+        .token(token, "the API token (--api-token-file/DT_API_TOKEN)")
         .not_found("the token is unknown to this tenant: check --api-token-file and --api-url")
         .json(&body);
     #[derive(Deserialize)]

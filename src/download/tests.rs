@@ -214,6 +214,16 @@ mod against_dtsim {
     }
 
     #[test]
+    fn refuses_a_directory_others_can_read() {
+        let s = setup("dl-dir");
+        fs::set_permissions(&s.dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let url = installer_url(&s.api, "latest", "x86");
+        let err = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap_err();
+        assert!(message(&err, &[&s.token]).contains("0700"), "{err:#}");
+        assert_eq!(installer_gets(&s.sim), 0);
+    }
+
+    #[test]
     fn target_version_and_connection_info() {
         let s = setup("dl-info");
         let v = target_version(&s.c, &s.api, &s.token, "x86").unwrap();

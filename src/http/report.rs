@@ -110,7 +110,7 @@ pub fn status_hint(status: u16, hints: &Hints) -> String {
         hints.token_name
     };
     match status {
-        401 => format!("{token} is unknown, expired or revoked: check the token file"),
+        401 => format!("{token} is unknown, expired or revoked: give a current one"),
         403 => match hints.scope {
             Some(scope) => format!("{token} lacks scope {scope}"),
             None => format!("{token} lacks a scope this call needs"),
@@ -229,7 +229,7 @@ mod tests {
         let msg401 = status_error("x", "GET", "https://h/p", 401, "", &Hints::default());
         assert!(
             msg401.ends_with(
-                "401 Unauthorized — the token is unknown, expired or revoked: check the token file"
+                "401 Unauthorized — the token is unknown, expired or revoked: give a current one"
             ),
             "{msg401}"
         );
