@@ -1,0 +1,189 @@
+//! The verifier against OpenSSL-signed fixtures (tests/data, made by
+//! scripts/difftest-fixtures.sh): valid, expired, tampered, wrong root, any chunking.
+//! These need no openssl at run time; the differential test (difftest.rs) does.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use signed_installer::{
+    verify, verify_bytes, Digester, Error, TrustAnchor, DYNATRACE_ROOT_G1_SHA256,
+};
+
+fn data(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()))
+}
+
+fn root() -> TrustAnchor {
+    TrustAnchor::from_pem(&data("root.pem")).expect("fixture root")
+}
+
+/// 2027-01-01T00:00:00Z: inside every fixture certificate's validity except the expired one.
+fn at_2027() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_798_761_600)
+}
+
+#[test]
+fn valid_installer_verifies_with_its_chain() {
+    let file = data("valid.sh");
+    let report = verify_bytes(&file, &root(), at_2027()).expect("valid fixture verifies");
+    assert_eq!(
+        report.chain,
+        vec![
+            "CN=Fixture signer, O=signed-installer tests".to_string(),
+            "CN=Fixture Intermediate, O=signed-installer tests".to_string(),
+            "CN=Fixture Root CA, O=signed-installer tests".to_string(),
+        ]
+    );
+    assert_eq!(report.root_sha256, root().sha256());
+    use sha2::Digest;
+    assert_eq!(
+        report.file_sha256,
+        <[u8; 32]>::from(sha2::Sha256::digest(&file))
+    );
+}
+
+#[test]
+fn pem_and_der_anchors_are_the_same() {
+    let der = TrustAnchor::from_der(&data("root.der")).unwrap();
+    assert_eq!(der.sha256(), root().sha256());
+    assert_eq!(
+        der.subject(),
+        "CN=Fixture Root CA, O=signed-installer tests"
+    );
+    assert!(!der.is_dynatrace_root_g1());
+}
+
+#[test]
+fn long_lines_and_mixed_line_ends_verify() {
+    verify_bytes(&data("long-lines.sh"), &root(), at_2027()).expect("long-lines fixture");
+}
+
+#[test]
+fn any_chunking_gives_the_same_result() {
+    let file = data("long-lines.sh");
+    for size in [1, 2, 3, 511, 1022, 1023, 1024, 1025, 4096, 65536] {
+        let mut d = Digester::new();
+        for chunk in file.chunks(size) {
+            d.update(chunk);
+        }
+        let parsed = d
+            .finish()
+            .unwrap_or_else(|e| panic!("chunks of {size}: {e}"));
+        verify(&parsed, &root(), at_2027()).unwrap_or_else(|e| panic!("chunks of {size}: {e}"));
+    }
+}
+
+#[test]
+fn expired_signer_is_refused_with_dates() {
+    let err = verify_bytes(&data("expired-signer.sh"), &root(), at_2027()).unwrap_err();
+    match &err {
+        Error::Expired {
+            subject, not_after, ..
+        } => {
+            assert_eq!(subject, "CN=Fixture expired, O=signed-installer tests");
+            assert_eq!(not_after.to_string(), "2021-01-01T00:00:00Z");
+        }
+        other => panic!("expected Expired, got {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("verification time is 2027-01-01T00:00:00Z"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verification_time_matters() {
+    let file = data("valid.sh");
+    // Before the intermediate (and signer) became valid.
+    let early = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let err = verify_bytes(&file, &root(), early).unwrap_err();
+    assert!(matches!(err, Error::NotYetValid { .. }), "{err}");
+    // After the signer expired (2098).
+    let late = UNIX_EPOCH + Duration::from_secs(4_100_000_000);
+    let err = verify_bytes(&file, &root(), late).unwrap_err();
+    assert!(matches!(err, Error::Expired { .. }), "{err}");
+}
+
+#[test]
+fn changed_script_is_a_digest_mismatch_with_both_values() {
+    let mut file = data("valid.sh");
+    let at = file.iter().position(|&b| b == b'i').unwrap();
+    file[at] = b'I';
+    let err = verify_bytes(&file, &root(), at_2027()).unwrap_err();
+    let Error::DigestMismatch {
+        expected,
+        actual,
+        algorithm,
+    } = &err
+    else {
+        panic!("expected DigestMismatch, got {err}");
+    };
+    assert_eq!(*algorithm, "SHA-256");
+    assert_eq!(expected.len(), 64);
+    assert_eq!(actual.len(), 64);
+    assert_ne!(expected, actual);
+    assert!(err.to_string().contains(expected.as_str()), "{err}");
+}
+
+/// Dynatrace's real root, from the shared folder beside the repository (never committed).
+fn dynatrace_root_pem() -> Option<Vec<u8>> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/dt-root.cert.pem");
+    match std::fs::read(&path) {
+        Ok(pem) => Some(pem),
+        Err(e) => {
+            eprintln!("skipping: no Dynatrace root at {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+#[test]
+fn dynatrace_root_matches_the_pin() {
+    let Some(pem) = dynatrace_root_pem() else {
+        return;
+    };
+    // The published file holds two roots (G1 and L2); the pin picks G1.
+    assert_eq!(TrustAnchor::all_from_pem(&pem).unwrap().len(), 2);
+    assert!(TrustAnchor::from_pem(&pem).is_err());
+    let anchor = TrustAnchor::pinned_from_pem(&pem, &DYNATRACE_ROOT_G1_SHA256).expect("G1 in file");
+    assert!(anchor.is_dynatrace_root_g1(), "{}", anchor.fingerprint());
+    assert_eq!(
+        anchor.fingerprint(),
+        "76:15:6A:5E:0D:68:E0:41:7D:57:AE:35:DE:53:90:46:84:75:89:4D:9C:DE:6E:F6:93:65:0B:83:79:86:A2:92"
+    );
+    assert!(
+        anchor
+            .subject()
+            .contains("CN=Dynatrace Root Certificate Authority G1"),
+        "{}",
+        anchor.subject()
+    );
+}
+
+#[test]
+fn other_root_is_an_untrusted_chain() {
+    let Some(pem) = dynatrace_root_pem() else {
+        return;
+    };
+    let anchor = TrustAnchor::pinned_from_pem(&pem, &DYNATRACE_ROOT_G1_SHA256).unwrap();
+    let err = verify_bytes(&data("valid.sh"), &anchor, at_2027()).unwrap_err();
+    assert!(matches!(err, Error::UntrustedChain(_)), "{err}");
+    assert!(err.to_string().contains("76:15:6A"), "{err}");
+}
+
+#[test]
+fn not_a_signed_installer_is_malformed() {
+    for file in [
+        &b""[..],
+        b"#!/bin/sh\necho hi\n",
+        b"#!/bin/sh\n----SIGNED-INSTALLER\nContent-Type: text/plain\n\nx\n----SIGNED-INSTALLER--\n",
+        b"#!/bin/sh\n----SIGNED-INSTALLER\nContent-Type: application/x-pkcs7-signature\n\n!!!\n----SIGNED-INSTALLER--\n",
+    ] {
+        let err = verify_bytes(file, &root(), at_2027()).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)), "{err}");
+    }
+}
