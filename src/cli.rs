@@ -15,10 +15,6 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
     version,
     propagate_version = true,
     about = "Puts this host under Dynatrace OneAgent monitoring, idempotently",
-    long_about = "Puts this host under Dynatrace OneAgent monitoring, idempotently.\n\n\
-        Exit codes: 0 converged, 2 changed (check: would change), 3 bad configuration, \
-        4 Dynatrace API or network failure, 5 installer verification failed, \
-        6 installer failed or result not as planned, 7 lock held, 1 internal error.",
     // `--version` selects the OneAgent version; the tool's own version is `-V` or a bare
     // `--version` (see Options::version).
     disable_version_flag = true,
@@ -34,6 +30,17 @@ pub struct Cli {
     /// Print the version of oneagent-bootstrap
     #[arg(short = 'V', action = ArgAction::Version, global = true)]
     pub print_version: Option<bool>,
+}
+
+/// Parses the process arguments; the help ends with the exit-code table (error::EXIT_CODES).
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut table = String::from("Exit codes:\n");
+    for (code, name, meaning) in crate::error::EXIT_CODES {
+        table.push_str(&format!("  {code}  {name:<13} {meaning}\n"));
+    }
+    let matches = Cli::command().after_help(table).try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[derive(Debug, Subcommand, Clone, PartialEq, Eq)]

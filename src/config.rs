@@ -131,12 +131,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
                 stdin_used = true;
                 Some(read_token(&mut *stdin, &format!("{flag} - (stdin)"))?)
             }
-            Some(p) => {
-                let f = std::fs::File::open(p).kind(Kind::Config, || {
-                    format!("could not read {flag} {}", p.display())
-                })?;
-                Some(read_token(f, &format!("{flag} {}", p.display()))?)
-            }
+            Some(p) => Some(read_token_file(p, flag)?),
             None => match (inputs.env)(var) {
                 Some(v) if !v.trim().is_empty() => Some(check_token(Secret::new(v), var)?),
                 _ => None,
@@ -248,6 +243,14 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     c.verbose = o.verbose;
     let _ = cmd;
     Ok(c)
+}
+
+/// A token from a file (0600 is the owner's business; we only read it).
+pub fn read_token_file(path: &Path, what: &str) -> Result<Secret> {
+    let f = std::fs::File::open(path).kind(Kind::Config, || {
+        format!("could not read {what} {}", path.display())
+    })?;
+    read_token(f, &format!("{what} {}", path.display()))
 }
 
 fn read_token(r: impl Read, what: &str) -> Result<Secret> {

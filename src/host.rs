@@ -54,6 +54,7 @@ impl Wanted {
         }
     }
 
+    #[cfg(test)]
     pub fn all() -> Wanted {
         Wanted {
             server: true,

@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -17,7 +17,6 @@ use crate::error::{failure, Kind, ResultExt};
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
-    pub path: PathBuf,
     /// How long we waited for it.
     pub waited: Duration,
 }
@@ -57,10 +56,15 @@ pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result
     let mut pause = Duration::from_millis(10);
     loop {
         if try_lock(&file).kind(Kind::Internal, || format!("flock on {}", path.display()))? {
+            // Zero when it was free at once (on_wait never ran).
+            let waited = if on_wait.is_some() {
+                Duration::ZERO
+            } else {
+                started.elapsed()
+            };
             return Ok(Lock {
                 _file: file,
-                path: path.to_path_buf(),
-                waited: started.elapsed(),
+                waited,
             });
         }
         if let Some(f) = on_wait.take() {
@@ -93,6 +97,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
         let first = acquire(&path, Duration::ZERO, || {}).unwrap();
+        assert_eq!(first.waited, Duration::ZERO);
 
         let mut waited = false;
         let started = Instant::now();

@@ -94,11 +94,6 @@ impl Action {
             Action::Uninstall => "uninstall",
         }
     }
-
-    /// Whether executing it needs an installer download.
-    pub fn downloads(&self) -> bool {
-        matches!(self, Action::Install { .. } | Action::Upgrade { .. })
-    }
 }
 
 impl fmt::Display for Action {

@@ -12,7 +12,10 @@ use std::time::SystemTime;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::error::{Kind, ResultExt};
+use crate::host::{self, Wanted};
+use crate::tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
@@ -156,6 +159,105 @@ impl Reporter {
     pub fn warn(&self, msg: impl AsRef<str>) {
         eprintln!("warning: {}", msg.as_ref());
     }
+}
+
+/// `status [--json]`: the last run's status.json, corrected by a look at the host now.
+pub fn status_command(cfg: &Config) -> Result<()> {
+    let secrets: Vec<&str> = [&cfg.cluster_token, &cfg.api_token]
+        .into_iter()
+        .flatten()
+        .map(|s| s.expose())
+        .collect();
+    let live = host::observe(&cfg.install_path, Wanted::default(), &secrets)?;
+    let mut s = read_status(&cfg.state_dir).unwrap_or_else(|| {
+        let mut s = Status::new(
+            if live.installed {
+                State::Installed
+            } else {
+                State::NotInstalled
+            },
+            format!("no run recorded in {}", cfg.state_dir.display()),
+        );
+        s.tenant = live.tenant.clone();
+        s
+    });
+    if s.state == State::Installed && !live.installed {
+        s.state = State::NotInstalled;
+        s.message = "OneAgent was removed since the last run".into();
+    }
+    s.is_agent_installed = live.installed;
+    s.version = live
+        .version
+        .clone()
+        .or(if live.installed { s.version } else { None });
+    if cfg.json {
+        println!(
+            "{}",
+            serde_json::to_string(&s).kind(Kind::Internal, || "encoding status".into())?
+        );
+        return Ok(());
+    }
+    let upgrade = match s.is_upgrade_available {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    };
+    println!("state:             {:?}", s.state);
+    println!("message:           {}", s.message);
+    println!("version:           {}", s.version.as_deref().unwrap_or("-"));
+    println!("tenant:            {}", s.tenant.as_deref().unwrap_or("-"));
+    println!("agent installed:   {}", s.is_agent_installed);
+    println!("upgrade available: {upgrade}");
+    println!(
+        "installer sha256:  {}",
+        s.installer_sha256.as_deref().unwrap_or("-")
+    );
+    println!("updated at:        {}", s.updated_at);
+    Ok(())
+}
+
+/// `facts [--json]`: every fact with its source, and the tenant they derive (or why not).
+pub fn facts_command(cfg: &Config) -> Result<()> {
+    let facts = crate::apply::gather_facts(cfg)?;
+    let tenant = tenant::resolve(&cfg.tenant, &facts);
+    if cfg.json {
+        let map: serde_json::Map<String, serde_json::Value> = facts
+            .iter()
+            .map(|(k, f)| {
+                (
+                    k.clone(),
+                    serde_json::json!({"value": f.value, "source": f.source.to_string()}),
+                )
+            })
+            .collect();
+        let (t, err) = match &tenant {
+            Ok(Some(t)) => (
+                serde_json::json!({"id": t.id, "name": t.name, "tags": t.tags, "derivation": t.derivation}),
+                None,
+            ),
+            Ok(None) => (serde_json::Value::Null, None),
+            Err(e) => (serde_json::Value::Null, Some(crate::error::one_line(e))),
+        };
+        let v = serde_json::json!({"facts": map, "tenant": t, "error": err});
+        println!("{v}");
+    } else {
+        let width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, f) in facts.iter() {
+            println!("{k:width$} = {:?}  ({})", f.value, f.source);
+        }
+        match &tenant {
+            Ok(Some(t)) => {
+                println!("tenant: {} (from {})", t.id, t.derivation);
+                println!("tenant name: {}", t.name);
+                if !t.tags.is_empty() {
+                    println!("tenant tags: {}", t.tags.join(", "));
+                }
+            }
+            Ok(None) => println!("tenant: none (set --tenant or --tenant-template)"),
+            Err(_) => {}
+        }
+    }
+    tenant.map(|_| ())
 }
 
 #[cfg(test)]

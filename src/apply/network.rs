@@ -1,0 +1,270 @@
+//! Everything `apply` needs from Dynatrace, obtained lazily so a converged host never builds a
+//! token or sends a request: the HTTP client, the tenant (ensured with the cluster token), the
+//! installer download token (given, or minted and revoked), the target version, the
+//! connection info and the installer download itself.
+
+use std::cell::OnceCell;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::cluster;
+use crate::config::Config;
+use crate::download::{self, ConnectionInfo, Downloaded, StreamCheck};
+use crate::error::{failure, Kind};
+use crate::http::{Call, Client, HttpOptions, Method};
+use crate::report::Reporter;
+use crate::secret::Secret;
+use crate::tenant::Tenant;
+use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
+
+/// The installer download token: the operator's own, or one we minted (and must revoke).
+enum InstallerToken<'c> {
+    Given(Secret),
+    Minted(MintedGuard<'c>),
+}
+
+pub struct Network<'c> {
+    cfg: &'c Config,
+    tenant: Option<&'c Tenant>,
+    out: Reporter,
+    client: &'c OnceCell<Client>,
+    token: Option<InstallerToken<'c>>,
+    /// The token was revoked: a second mint in one run would be a bug (one token per run).
+    revoked: bool,
+}
+
+/// The HTTP client, built on first use (so a converged run does not even load CA files).
+pub fn client<'c>(cfg: &Config, cell: &'c OnceCell<Client>, quiet: bool) -> Result<&'c Client> {
+    if cell.get().is_none() {
+        let opts = HttpOptions {
+            ssl_mode: cfg.ssl_mode,
+            ca_file: cfg.ca_file.clone(),
+            retries: cfg.retries,
+            ..HttpOptions::default()
+        };
+        let c = Client::new(&opts)?.quiet(quiet);
+        let _ = cell.set(c);
+    }
+    cell.get()
+        .ok_or_else(|| failure(Kind::Internal, "the HTTP client was not kept"))
+}
+
+/// OneAgent's name for this machine's architecture.
+pub fn installer_arch() -> Result<&'static str> {
+    match std::env::consts::ARCH {
+        "x86_64" | "x86" => Ok("x86"),
+        "aarch64" => Ok("arm"),
+        "powerpc64" => Ok("ppcle"),
+        "s390x" => Ok("s390"),
+        other => Err(failure(
+            Kind::Config,
+            format!("no OneAgent installer for architecture '{other}'"),
+        )),
+    }
+}
+
+impl<'c> Network<'c> {
+    pub fn new(
+        cfg: &'c Config,
+        tenant: Option<&'c Tenant>,
+        out: Reporter,
+        client: &'c OnceCell<Client>,
+    ) -> Network<'c> {
+        Network {
+            cfg,
+            tenant,
+            out,
+            client,
+            token: None,
+            revoked: false,
+        }
+    }
+
+    fn client(&self) -> Result<&'c Client> {
+        client(self.cfg, self.client, self.out.quiet)
+    }
+
+    fn tenant(&self) -> Result<&'c Tenant> {
+        self.tenant.ok_or_else(|| {
+            failure(
+                Kind::Config,
+                "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
+            )
+        })
+    }
+
+    pub fn api_url(&self) -> Result<String> {
+        self.cfg.api_url_for(&self.tenant()?.id)
+    }
+
+    /// Makes sure the tenant exists (with a cluster token); the token-management token when
+    /// creating it gave us one.
+    fn ensure_tenant(&self) -> Result<Option<Secret>> {
+        let tenant = self.tenant()?;
+        let Some(cluster_token) = &self.cfg.cluster_token else {
+            self.out.step(format!(
+                "no cluster token: not checking whether tenant {} exists (it cannot be created)",
+                tenant.id
+            ));
+            return Ok(None);
+        };
+        let cluster_url = self.cfg.cluster_url.as_deref().ok_or_else(|| {
+            failure(
+                Kind::Config,
+                "a cluster token is set but no --cluster-url (DT_CLUSTER_URL)",
+            )
+        })?;
+        let ensured = cluster::ensure_tenant(
+            self.client()?,
+            cluster_url,
+            cluster_token,
+            &tenant.id,
+            &tenant.name,
+            &tenant.tags,
+        )?;
+        self.out.step(if ensured.created {
+            format!("tenant {}: created", tenant.id)
+        } else {
+            format!("tenant {}: exists", tenant.id)
+        });
+        Ok(ensured.token_management_token)
+    }
+
+    /// The installer download token, obtained once per run.
+    pub fn installer_token(&mut self) -> Result<&Secret> {
+        if self.token.is_none() {
+            let t = self.obtain_token()?;
+            self.token = Some(t);
+        }
+        match &self.token {
+            Some(InstallerToken::Given(s)) => Ok(s),
+            Some(InstallerToken::Minted(g)) => g
+                .token()
+                .ok_or_else(|| failure(Kind::Internal, "the minted token was already revoked")),
+            None => Err(failure(Kind::Internal, "no installer token")),
+        }
+    }
+
+    fn obtain_token(&mut self) -> Result<InstallerToken<'c>> {
+        if self.revoked {
+            return Err(failure(
+                Kind::Internal,
+                "the installer token was already revoked in this run",
+            ));
+        }
+        let created_token = self.ensure_tenant()?;
+        let tenant = self.tenant()?;
+        let api_url = self.api_url()?;
+        let client = self.client()?;
+        let label = format!(
+            "oneagent-bootstrap installer download ({})",
+            hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "unknown host".into())
+        );
+        if let Some(api_token) = &self.cfg.api_token {
+            let scopes = token::scopes_of(client, &api_url, api_token).with_context(|| {
+                if self.cfg.cluster_token.is_none() {
+                    format!(
+                        "checking the API token for tenant {} (without a cluster token the \
+                         tenant cannot be created; does it exist?)",
+                        tenant.id
+                    )
+                } else {
+                    format!("checking the API token for tenant {}", tenant.id)
+                }
+            })?;
+            if scopes.iter().any(|s| s == INSTALLER_SCOPE) {
+                self.out
+                    .step("using the given API token for the download (it has InstallerDownload)");
+                return Ok(InstallerToken::Given(api_token.clone()));
+            }
+            let guard = MintedGuard::mint(client, &api_url, api_token, &label)?;
+            self.out.step(format!(
+                "minted installer download token {} with the given API token",
+                guard.id().unwrap_or("?")
+            ));
+            return Ok(InstallerToken::Minted(guard));
+        }
+        let management = match (created_token, &self.cfg.cluster_token) {
+            (Some(t), _) => t,
+            (None, Some(cluster_token)) => {
+                let cluster_url = self.cfg.cluster_url.as_deref().unwrap_or_default();
+                cluster::token_management_token(client, cluster_url, cluster_token, &tenant.id)?
+            }
+            (None, None) => {
+                return Err(failure(
+                    Kind::Config,
+                    "a token is needed to download the installer: give a cluster token \
+                     (--cluster-token-file or DT_CLUSTER_TOKEN) or an API token \
+                     (--api-token-file or DT_API_TOKEN)",
+                ))
+            }
+        };
+        let guard = MintedGuard::mint(client, &api_url, &management, &label)?;
+        self.out.step(format!(
+            "minted installer download token {} (InstallerDownload only, expires in 15 min)",
+            guard.id().unwrap_or("?")
+        ));
+        Ok(InstallerToken::Minted(guard))
+    }
+
+    /// What `latest` means for this tenant now.
+    pub fn target_version(&mut self) -> Result<String> {
+        let arch = installer_arch()?;
+        let api_url = self.api_url()?;
+        let client = self.client()?;
+        let token = self.installer_token()?.clone();
+        download::target_version(client, &api_url, &token, arch)
+    }
+
+    pub fn connection_info(&mut self) -> Result<ConnectionInfo> {
+        let api_url = self.api_url()?;
+        let client = self.client()?;
+        let token = self.installer_token()?.clone();
+        download::connection_info(client, &api_url, &token)
+    }
+
+    pub fn download(
+        &mut self,
+        version: &str,
+        dir: &Path,
+        check: &mut dyn StreamCheck,
+        progress: bool,
+    ) -> Result<Downloaded> {
+        let arch = installer_arch()?;
+        let url = download::installer_url(&self.api_url()?, version, arch);
+        let client = self.client()?;
+        let token = self.installer_token()?.clone();
+        download::download_installer(client, &url, &token, dir, check, progress)
+    }
+
+    /// GET of a public document (the root certificate), for verify::load_trust.
+    pub fn fetch(&self, url: &str) -> Result<Vec<u8>> {
+        let call = Call::new(Method::Get, url, "downloading the installer signing root");
+        Ok(self.client()?.call(&call, &[200])?.body.into_bytes())
+    }
+
+    /// Revokes the minted token now (a failure is a warning: it expires within 15 minutes).
+    pub fn revoke(&mut self) {
+        if let Some(InstallerToken::Minted(guard)) = self.token.take() {
+            let id = guard.id().unwrap_or("?").to_string();
+            match guard.revoke() {
+                Ok(()) => self
+                    .out
+                    .step(format!("revoked installer download token {id}")),
+                Err(e) => self.out.warn(token::revoke_warning(&id, &e)),
+            }
+            self.revoked = true;
+        }
+    }
+}
+
+impl Drop for Network<'_> {
+    /// Error paths: the guard's own Drop revokes; this just says so.
+    fn drop(&mut self) {
+        self.revoke();
+    }
+}

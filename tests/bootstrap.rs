@@ -1,0 +1,493 @@
+//! The acceptance list: the real binary against dtsim on port 0.
+
+mod harness;
+
+use std::time::Duration;
+
+use dtsim::Fault;
+use harness::{find_token, World, V_MID, V_NEW, V_OLD};
+
+const ENV: &str = "/api/cluster/v2/environments/abc-p1";
+const TOKENS: &str = "/e/abc-p1/api/v2/apiTokens";
+const LATEST: &str = "/e/abc-p1/api/v1/deployment/installer/agent/unix/default/latest";
+
+fn fresh_install_requests() -> Vec<String> {
+    vec![
+        format!("GET {ENV}"),
+        format!("PUT {ENV}"),
+        format!("POST {TOKENS}"),
+        format!("GET {LATEST}"),
+        "DELETE".into(), // completed below with the token id
+    ]
+}
+
+/// The DELETE of the minted token, and that it is dead in dtsim.
+fn assert_minted_token_revoked(w: &World) -> String {
+    let log = w.sim.requests();
+    let delete = log
+        .iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap_or_else(|| panic!("no DELETE in {log:?}"));
+    assert_eq!(delete.status, 204, "{log:?}");
+    let id = delete
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let tokens = w.admin("/__dtsim/tokens");
+    let entry = tokens
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["id"] == id.as_str()));
+    if let Some(t) = entry {
+        assert_eq!(t["alive"], false, "minted token {id} still alive: {t}");
+    }
+    id
+}
+
+#[test]
+fn fresh_host_new_tenant_then_converged() {
+    let w = World::new();
+    let first = w.cmd("apply").arg("--json").run();
+    first.code(2);
+    let mut want = fresh_install_requests();
+    let id = assert_minted_token_revoked(&w);
+    want[4] = format!("DELETE {TOKENS}/{id}");
+    let want: Vec<&str> = want.iter().map(String::as_str).collect();
+    first.requests(&want);
+    let j = first.json();
+    assert_eq!(j["changed"], true);
+    assert_eq!(j["exitCode"], 2);
+    assert_eq!(j["tenant"], "abc-p1");
+    assert_eq!(j["actions"][0]["kind"], "install");
+    assert_eq!(j["version"], V_NEW);
+    assert_eq!(j["requests"], 5);
+    assert!(j["sha256"].as_str().is_some_and(|s| s.len() == 64), "{j}");
+    assert!(j["error"].is_null());
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+    let status = w.status_json();
+    assert_eq!(status["state"], "Installed");
+    assert_eq!(status["isAgentInstalled"], true);
+    assert_eq!(status["version"], V_NEW);
+    assert_eq!(status["installerSha256"], j["sha256"]);
+
+    // Same host again: nothing to do, not a single request.
+    w.sim.clear_requests();
+    let again = w.cmd("apply").run();
+    again.code(0).requests(&[]).stdout_has("converged");
+    w.cmd("check").run().code(0).requests(&[]);
+    let st = w.cmd("status").arg("--json").run();
+    st.code(0);
+    assert_eq!(st.json()["state"], "Installed");
+
+    // Nothing secret anywhere we write.
+    let mut texts = vec![
+        first.stdout.clone(),
+        first.stderr.clone(),
+        again.stdout.clone(),
+        again.stderr.clone(),
+    ];
+    for f in World::files_under(&w.state) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned());
+    }
+    let cluster = w.sim.cluster_token();
+    for t in &texts {
+        assert!(!t.contains(&cluster), "cluster token leaked");
+        assert_eq!(find_token(t), None, "a token leaked into {t}");
+    }
+    // The temp download dir is gone: only our three files remain.
+    let mut names: Vec<String> = std::fs::read_dir(&w.state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["last-install.log", "lock", "status.json"]);
+}
+
+#[test]
+fn check_on_a_fresh_host_says_install_without_requests() {
+    let w = World::new();
+    w.cmd("check")
+        .run()
+        .code(2)
+        .requests(&[])
+        .stdout_has("would change: install");
+    assert!(!w.installed());
+}
+
+#[test]
+fn settings_drift_is_reconfigured_without_download() {
+    let w = World::new();
+    w.cmd("apply").args(&["--host-group", "web"]).run().code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-group"]), "web");
+    w.oneagentctl(&["--set-host-group=somebody-else"]);
+    w.sim.clear_requests();
+    let drift = w
+        .cmd("apply")
+        .args(&["--host-group", "web", "--json"])
+        .run();
+    drift.code(2).requests(&[]);
+    assert_eq!(drift.json()["actions"][0]["kind"], "reconfigure");
+    assert_eq!(w.oneagentctl(&["--get-host-group"]), "web");
+    w.cmd("apply")
+        .args(&["--host-group", "web"])
+        .run()
+        .code(0)
+        .requests(&[]);
+    // Tags: declared set is exact.
+    w.cmd("apply")
+        .args(&[
+            "--host-group",
+            "web",
+            "--host-tag",
+            "a",
+            "--host-tag",
+            "b=c",
+        ])
+        .run()
+        .code(2)
+        .requests(&[]);
+    w.oneagentctl(&["--set-host-tag=stray"]);
+    w.cmd("apply")
+        .args(&[
+            "--host-group",
+            "web",
+            "--host-tag",
+            "a",
+            "--host-tag",
+            "b=c",
+        ])
+        .run()
+        .code(2);
+    let tags = w.oneagentctl(&["--get-host-tags"]);
+    assert!(!tags.contains("stray") && tags.contains("b=c"), "{tags}");
+}
+
+#[test]
+fn wrong_tenant_is_repointed_without_download() {
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    w.sim.clear_requests();
+    let r = w
+        .cmd("apply")
+        .args(&["--fact", "hostname=xyz-q7-db01", "--json"])
+        .run();
+    r.code(2);
+    assert_eq!(r.json()["actions"][0]["kind"], "repoint");
+    let got = w.requests();
+    assert!(
+        got.iter().any(|l| l.ends_with("/connectioninfo")),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|l| l.contains("/installer/agent/unix")),
+        "downloaded: {got:?}"
+    );
+    assert!(
+        got.last().is_some_and(|l| l.starts_with("DELETE")),
+        "{got:?}"
+    );
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "xyz-q7");
+    w.sim.clear_requests();
+    w.cmd("apply")
+        .args(&["--fact", "hostname=xyz-q7-db01"])
+        .run()
+        .code(0)
+        .requests(&[]);
+}
+
+#[test]
+fn upgrade_policy_installs_newer_and_never_downgrades() {
+    let w = World::new();
+    w.cmd("apply").args(&["--version", V_MID]).run().code(2);
+    assert_eq!(w.oneagentctl(&["--version"]), V_MID);
+    // latest without --upgrade: an installed agent on the right tenant is converged.
+    w.sim.clear_requests();
+    w.cmd("apply").run().code(0).requests(&[]);
+    // --upgrade with a newer target installs it.
+    let up = w.cmd("apply").args(&["--upgrade", "--json"]).run();
+    up.code(2);
+    assert_eq!(up.json()["actions"][0]["kind"], "upgrade");
+    assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
+    assert_eq!(w.status_json()["isUpgradeAvailable"], false);
+    // An older target: no downgrade.
+    w.set_default_version("abc-p1", V_OLD);
+    let down = w.cmd("apply").args(&["--upgrade", "--json"]).run();
+    down.code(0).stderr_has("not downgrading");
+    assert_eq!(down.json()["actions"], serde_json::json!([]));
+    assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
+    // Explicit older version: no downgrade unless allowed.
+    w.cmd("apply").args(&["--version", V_MID]).run().code(0);
+    w.cmd("apply")
+        .args(&["--version", V_MID, "--allow-downgrade"])
+        .run()
+        .code(2);
+    assert_eq!(w.oneagentctl(&["--version"]), V_MID);
+}
+
+#[test]
+fn ensure_absent_uninstalls() {
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    w.sim.clear_requests();
+    w.cmd("apply")
+        .args(&["--ensure", "absent"])
+        .run()
+        .code(2)
+        .requests(&[]);
+    assert!(!w.installed());
+    assert_eq!(w.status_json()["state"], "NotInstalled");
+    w.cmd("apply").args(&["--ensure", "absent"]).run().code(0);
+}
+
+#[test]
+fn exit_3_for_bad_templates_flags_and_values() {
+    let w = World::new();
+    w.cmd("apply")
+        .set("--tenant-template", "{customer}-{nope}")
+        .run()
+        .code(3)
+        .stderr_has("{customer}-{nope}")
+        .stderr_has("no fact named 'nope'")
+        .requests(&[]);
+    w.cmd("apply")
+        .set("--tenant-template", "{customer}-{team}")
+        .args(&["--fact", "team=x;rm -rf /"])
+        .run()
+        .code(3);
+    w.cmd("apply")
+        .set("--tenant-template", "{customer|first}{{x}}")
+        .run()
+        .code(3)
+        .stderr_has("^[a-zA-Z0-9_-]{1,70}$");
+    w.bare(&["apply", "--no-such-flag"]).run().code(3);
+    w.bare(&[
+        "apply",
+        "--cluster-token",
+        "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBB",
+    ])
+    .run()
+    .code(3);
+    w.bare(&["frobnicate"]).run().code(3);
+    w.bare(&[]).run().code(3);
+    w.bare(&["--help"]).run().code(0).stdout_has("apply");
+    w.bare(&["--version"])
+        .run()
+        .code(0)
+        .stdout_has("oneagent-bootstrap ");
+    w.bare(&["-V"]).run().code(0);
+    w.cmd("apply")
+        .set("--cluster-url", "http://cluster.example.com")
+        .run()
+        .code(3)
+        .stderr_has("loopback");
+    let j = w.cmd("apply").args(&["--sha256", "xyz", "--json"]).run();
+    j.code(3);
+    assert_eq!(j.json()["exitCode"], 3);
+    // The template failure above happened inside the pipeline: status.json says so.
+    let status = w.status_json();
+    assert_eq!(status["state"], "Failed");
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("exit 3:")),
+        "{status}"
+    );
+}
+
+#[test]
+fn exit_4_for_api_failures_and_unknown_tenant_without_cluster_token() {
+    let w = World::new();
+    w.fault(
+        "PUT",
+        "/api/cluster/v2/environments/*",
+        Fault::Status { status: 403 },
+    );
+    w.cmd("apply").run().code(4).stderr_has("403");
+    assert!(!w.installed());
+    assert_eq!(w.status_json()["state"], "Failed");
+
+    // No cluster token, an API token of another tenant: the tenant cannot be checked or created.
+    let w = World::new();
+    let token_file = w.dir.path().join("api-token");
+    std::fs::write(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").unwrap();
+    let r = w
+        .cmd("apply")
+        .without_cluster_token()
+        .args(&["--api-token-file", token_file.to_str().unwrap()])
+        .run();
+    r.code(4).stderr_has("no cluster token");
+    assert!(!r.stderr.contains("BBBBBBBBBBBBBBBB"), "{}", r.stderr);
+    // Neither token: a configuration error, before any request.
+    w.sim.clear_requests();
+    w.cmd("apply")
+        .without_cluster_token()
+        .run()
+        .code(3)
+        .requests(&[]);
+}
+
+#[test]
+fn exit_5_bad_signature_installs_nothing_and_revokes() {
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::BadSignature,
+    );
+    w.cmd("apply").run().code(5);
+    assert!(!w.installed());
+    assert_minted_token_revoked(&w);
+    assert_eq!(w.status_json()["state"], "Failed");
+    let leftovers: Vec<_> = std::fs::read_dir(&w.state)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".download"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp dir left behind");
+
+    // A pinned digest that does not match is refused too.
+    let w = World::new();
+    w.cmd("apply")
+        .args(&["--sha256", &"0".repeat(64)])
+        .run()
+        .code(5);
+    assert!(!w.installed());
+    assert_minted_token_revoked(&w);
+}
+
+#[test]
+fn exit_6_installer_fails_or_hangs() {
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::InstallerFails { exit_code: 9 },
+    );
+    w.cmd("apply").run().code(6).stderr_has("last-install.log");
+    assert_minted_token_revoked(&w);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(w.state.join("last-install.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::InstallerHangs,
+    );
+    let started = std::time::Instant::now();
+    w.cmd("apply")
+        .args(&["--installer-timeout", "1s"])
+        .run()
+        .code(6)
+        .stderr_has("did not finish");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn exit_7_when_the_lock_stays_held() {
+    use std::os::unix::io::AsRawFd;
+    let w = World::new();
+    std::fs::create_dir_all(&w.state).unwrap();
+    let f = std::fs::File::create(w.state.join("lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    w.cmd("apply")
+        .args(&["--lock-timeout", "300ms"])
+        .run()
+        .code(7)
+        .stderr_has("lock")
+        .requests(&[]);
+    drop(f);
+    w.cmd("apply")
+        .args(&["--lock-timeout", "300ms"])
+        .run()
+        .code(2);
+}
+
+#[test]
+fn two_concurrent_applies_one_installs_the_other_waits() {
+    let w = World::new();
+    let a = w.cmd("apply").spawn();
+    let b = w.cmd("apply").spawn();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut codes = vec![a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![Some(0), Some(2)],
+        "a: {}\nb: {}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let installs = w
+        .requests()
+        .iter()
+        .filter(|l| l.starts_with("GET") && l.contains("/installer/"))
+        .count();
+    assert_eq!(installs, 1, "{:?}", w.requests());
+}
+
+#[test]
+fn tokens_from_stdin_and_env_never_from_argv() {
+    let w = World::new();
+    let token = w.sim.cluster_token();
+    w.cmd("apply")
+        .without_cluster_token()
+        .args(&["--cluster-token-file", "-"])
+        .stdin(&format!("{token}\n"))
+        .run()
+        .code(2);
+    let w = World::new();
+    let token = w.sim.cluster_token();
+    w.cmd("check")
+        .without_cluster_token()
+        .env("DT_CLUSTER_TOKEN", &token)
+        .run()
+        .code(2);
+}
+
+#[test]
+fn facts_command_explains_the_tenant() {
+    let w = World::new();
+    let r = w.cmd("facts").run();
+    r.code(0)
+        .stdout_has("tenant: abc-p1")
+        .stdout_has("hostname pattern");
+    let j = w.cmd("facts").arg("--json").run();
+    j.code(0);
+    let v = j.json();
+    assert_eq!(v["tenant"]["id"], "abc-p1");
+    assert_eq!(v["facts"]["customer"]["value"], "abc");
+    w.cmd("facts")
+        .set("--tenant-template", "{missing}")
+        .run()
+        .code(3);
+}
+
+#[test]
+fn env_vars_are_options_and_flags_win() {
+    let w = World::new();
+    w.cmd("check")
+        .env("DT_HOST_GROUP", "from-env")
+        .env("DT_VERSION_IGNORED", "x")
+        .arg("--json")
+        .run()
+        .code(2);
+    w.cmd("apply")
+        .env("DT_HOST_GROUP", "from-env")
+        .run()
+        .code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-group"]), "from-env");
+    w.cmd("apply")
+        .env("DT_HOST_GROUP", "from-env")
+        .args(&["--host-group", "from-flag"])
+        .run()
+        .code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-group"]), "from-flag");
+}

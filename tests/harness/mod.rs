@@ -1,0 +1,385 @@
+//! Test harness: a dtsim on port 0, temp dirs for state and install path, and a `#[must_use]`
+//! builder that runs the real binary and, when an expectation fails, dumps the command, exit
+//! status, stdout, stderr and dtsim's request log.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use dtsim::{Dtsim, Fault, FaultRule, Options};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
+pub const PATTERN: &str = r"^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-";
+pub const TEMPLATE: &str = "{customer}-{stage}{index}";
+pub const V_OLD: &str = "1.299.40.20250908-101500";
+pub const V_MID: &str = "1.301.55.20260114-153010";
+pub const V_NEW: &str = "1.303.12.20260310-090000";
+
+pub struct World {
+    pub sim: Dtsim,
+    pub dir: tempfile::TempDir,
+    pub state: PathBuf,
+    pub install: PathBuf,
+    pub ca: PathBuf,
+    pub cluster_token_file: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with(Options::default())
+    }
+
+    pub fn with(o: Options) -> World {
+        let sim = Dtsim::start_with(o).expect("dtsim starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = dir.path().join("dtsim-ca.pem");
+        std::fs::write(&ca, sim.ca_pem()).expect("write CA");
+        let cluster_token_file = dir.path().join("cluster-token");
+        std::fs::write(&cluster_token_file, sim.cluster_token()).expect("write token");
+        World {
+            state: dir.path().join("state"),
+            install: dir.path().join("oneagent"),
+            sim,
+            dir,
+            ca,
+            cluster_token_file,
+        }
+    }
+
+    /// `oneagent-bootstrap SUB` with the usual options: dtsim, temp state and install path,
+    /// the dtsim CA for signatures, host `abc-p1-web01` -> tenant `abc-p1`, cluster token file.
+    pub fn cmd(&self, sub: &str) -> Run<'_> {
+        Run {
+            world: self,
+            args: vec![
+                sub.to_string(),
+                "--cluster-url".into(),
+                self.sim.url(),
+                "--state-dir".into(),
+                self.state.display().to_string(),
+                "--install-path".into(),
+                self.install.display().to_string(),
+                "--installer-ca-file".into(),
+                self.ca.display().to_string(),
+                "--fact".into(),
+                "hostname=abc-p1-web01".into(),
+                "--hostname-pattern".into(),
+                PATTERN.into(),
+                "--tenant-template".into(),
+                TEMPLATE.into(),
+            ],
+            env: vec![(
+                "DT_CLUSTER_TOKEN_FILE".into(),
+                self.cluster_token_file.display().to_string(),
+            )],
+            stdin: None,
+            bare: false,
+        }
+    }
+
+    /// The binary with only these arguments (no defaults at all).
+    pub fn bare(&self, args: &[&str]) -> Run<'_> {
+        Run {
+            world: self,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            stdin: None,
+            bare: true,
+        }
+    }
+
+    pub fn oneagentctl(&self, args: &[&str]) -> String {
+        let out = Command::new(self.install.join("agent/tools/oneagentctl"))
+            .args(args)
+            .output()
+            .expect("oneagentctl runs");
+        assert!(out.status.success(), "oneagentctl {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn installed(&self) -> bool {
+        self.install.join("agent/tools/oneagentctl").exists()
+    }
+
+    pub fn fault(&self, method: &str, path: &str, fault: Fault) {
+        self.sim.add_fault(FaultRule {
+            method: Some(method.into()),
+            path: path.into(),
+            times: None,
+            fraction: None,
+            fault,
+        });
+    }
+
+    /// "METHOD /path" of every request dtsim saw, query strings dropped.
+    pub fn requests(&self) -> Vec<String> {
+        self.sim
+            .requests()
+            .iter()
+            .map(|r| {
+                let path = r.path.split('?').next().unwrap_or_default();
+                format!("{} {path}", r.method)
+            })
+            .collect()
+    }
+
+    pub fn admin(&self, path: &str) -> Value {
+        let mut resp = ureq::get(format!("{}{path}", self.sim.url()))
+            .call()
+            .expect("admin route");
+        resp.body_mut().read_json().expect("admin JSON")
+    }
+
+    pub fn status_json(&self) -> Value {
+        let text = std::fs::read_to_string(self.state.join("status.json")).expect("status.json");
+        serde_json::from_str(&text).expect("status.json is JSON")
+    }
+
+    /// Sets the environment's default OneAgent version (what `latest` means) through the
+    /// settings API, with a settings token minted the way an operator would.
+    pub fn set_default_version(&self, env: &str, version: &str) {
+        let base = self.sim.url();
+        let auth = |t: &str| format!("Api-Token {t}");
+        let mut r = ureq::post(format!(
+            "{base}/api/cluster/v2/environments/{env}/tokenManagementToken"
+        ))
+        .header("Authorization", &auth(&self.sim.cluster_token()))
+        .send_json(
+            serde_json::json!({"name": "test", "expiresIn": {"value": 300, "unit": "SECONDS"}}),
+        )
+        .expect("token management token");
+        let tm: Value = r.body_mut().read_json().expect("json");
+        let tm = tm["token"].as_str().expect("token").to_string();
+        let mut r = ureq::post(format!("{base}/e/{env}/api/v2/apiTokens"))
+            .header("Authorization", &auth(&tm))
+            .send_json(serde_json::json!({"name": "settings", "scopes": ["settings.write"]}))
+            .expect("settings token");
+        let st: Value = r.body_mut().read_json().expect("json");
+        let st = st["token"].as_str().expect("token").to_string();
+        let short = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let resp = ureq::post(format!("{base}/e/{env}/api/v2/settings/objects"))
+            .header("Authorization", &auth(&st))
+            .send_json(serde_json::json!([{
+                "schemaId": "builtin:deployment.oneagent.default-version",
+                "scope": "environment",
+                "value": {"defaultVersion": short, "revision": version}
+            }]))
+            .expect("settings write");
+        assert!(resp.status().is_success(), "{:?}", resp.status());
+        self.sim.clear_requests();
+    }
+
+    /// Every file under `dir`, recursively.
+    pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[must_use]
+pub struct Run<'w> {
+    world: &'w World,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+    bare: bool,
+}
+
+impl<'w> Run<'w> {
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_string());
+        self
+    }
+
+    pub fn args(mut self, a: &[&str]) -> Self {
+        self.args.extend(a.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Replaces the value of a default option (single-valued options may appear only once).
+    pub fn set(mut self, flag: &str, value: &str) -> Self {
+        match self.args.iter().position(|a| a == flag) {
+            Some(i) if i + 1 < self.args.len() => self.args[i + 1] = value.to_string(),
+            _ => self.args.extend([flag.to_string(), value.to_string()]),
+        }
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn stdin(mut self, s: &str) -> Self {
+        self.stdin = Some(s.into());
+        self
+    }
+
+    pub fn without_cluster_token(mut self) -> Self {
+        self.env.retain(|(k, _)| k != "DT_CLUSTER_TOKEN_FILE");
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        // Hermetic: nothing from the developer's environment (DT_*, proxies) leaks in.
+        c.env_clear()
+            .env(
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+            )
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
+    }
+
+    pub fn spawn(self) -> std::process::Child {
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts")
+    }
+
+    pub fn run(self) -> Done<'w> {
+        use std::io::Write;
+        let mut c = self.command();
+        c.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("the binary starts");
+        if let Some(input) = &self.stdin {
+            let mut pipe = child.stdin.take().expect("stdin pipe");
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("the binary finishes");
+        Done {
+            world: self.world,
+            args: self.args,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+pub struct Done<'w> {
+    world: &'w World,
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Done<'_> {
+    pub fn dump(&self) -> String {
+        let status = std::fs::read_to_string(self.world.state.join("status.json"))
+            .unwrap_or_else(|_| "(none)".into());
+        format!(
+            "\n--- command: oneagent-bootstrap {}\n--- exit: {}\n--- stdout:\n{}\n--- stderr:\n{}\n--- dtsim requests:\n{}\n--- status.json:\n{}\n",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr,
+            self.world
+                .sim
+                .requests()
+                .iter()
+                .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            status
+        )
+    }
+
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(self.code, want, "unexpected exit code{}", self.dump());
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}{}",
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}{}",
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn requests(&self, want: &[&str]) -> &Self {
+        let got = self.world.requests();
+        assert_eq!(got, want, "unexpected requests{}", self.dump());
+        self
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}){}", self.dump()))
+    }
+
+    #[track_caller]
+    pub fn check(&self, ok: bool, what: &str) -> &Self {
+        assert!(ok, "{what}{}", self.dump());
+        self
+    }
+}
+
+/// Anything shaped like a full Dynatrace token (`dt0c01.` + 24 + `.` + 64 characters).
+pub fn find_token(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("dt0c01.") {
+        let start = from + i;
+        let rest = &bytes[start + 7..];
+        let public = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if public >= 8 && rest.get(public) == Some(&b'.') {
+            let secret = rest[public + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+            if secret >= 16 {
+                return Some(text[start..start + 7 + public + 1 + secret].to_string());
+            }
+        }
+        from = start + 7;
+    }
+    None
+}
