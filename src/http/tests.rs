@@ -1,7 +1,7 @@
 //! The client against dtsim: retries by class, server wait hints, the request count, TLS
 //! modes, and that no token reaches an error.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use dtsim::{Dtsim, Fault, Options};
 
@@ -267,40 +267,59 @@ fn testing_helper_catches_a_leak() {
     assert!(leaked.is_err());
 }
 
-/// What goes on the wire: a raw one-shot server records the request head.
-#[test]
-fn requests_carry_user_agent_and_header_token_only() {
+/// A raw server answering one connection per response (each closed after its answer);
+/// returns its address and, on join, the request heads it saw.
+fn raw_server(
+    responses: Vec<String>,
+) -> (
+    std::net::SocketAddr,
+    std::thread::JoinHandle<Vec<Vec<String>>>,
+) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut head = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line.trim().is_empty() {
-                break;
+        let mut heads = Vec::new();
+        for response in responses {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
             }
-            head.push(line.trim_end().to_string());
+            stream.write_all(response.as_bytes()).unwrap();
+            heads.push(head);
         }
-        let body = r#"{"latestAgentVersion":"1.2.3.20260101-000000"}"#;
-        let mut stream = stream;
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        head
+        heads
     });
+    (addr, server)
+}
+
+fn json_200(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+const META: &str = r#"{"latestAgentVersion":"1.2.3.20260101-000000"}"#;
+
+/// What goes on the wire: User-Agent, the token in the header only, no compression.
+#[test]
+fn requests_carry_user_agent_and_header_token_only() {
+    let (addr, server) = raw_server(vec![json_200(META)]);
     let token = Secret::new("dt0c01.WIREWIREWIRE.SECRETSECRETSECRET");
     let c = client();
     let api = format!("http://{addr}/e/w/api");
     let v = crate::download::target_version(&c, &api, &token, "x86").unwrap();
     assert_eq!(v, "1.2.3.20260101-000000");
-    let head = server.join().unwrap();
+    let head = server.join().unwrap().remove(0);
     let lower: Vec<String> = head.iter().map(|l| l.to_ascii_lowercase()).collect();
     assert!(
         head[0].starts_with(
@@ -318,14 +337,41 @@ fn requests_carry_user_agent_and_header_token_only() {
         env!("CARGO_PKG_VERSION")
     );
     assert!(lower.contains(&ua), "{head:?}");
+    let auth = format!("authorization: Api-Token {}", token.expose());
     assert!(
-        head.iter().any(
-            |l| l.eq_ignore_ascii_case(&format!("authorization: Api-Token {}", token.expose()))
-        ),
+        head.iter().any(|l| l.eq_ignore_ascii_case(&auth)),
         "{head:?}"
     );
     assert!(
         !lower.iter().any(|l| l.starts_with("accept-encoding")),
         "{head:?}"
     );
+}
+
+/// Without `Retry-After`, the wait comes from `X-RateLimit-Reset` (microseconds since epoch).
+#[test]
+fn rate_limit_reset_is_honoured_without_retry_after() {
+    let reset = SystemTime::now() + Duration::from_millis(1200);
+    let micros = reset
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let limited = format!(
+        "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Limit: 50\r\nX-RateLimit-Remaining: 0\r\n\
+         X-RateLimit-Reset: {micros}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let (addr, server) = raw_server(vec![limited, json_200(META)]);
+    let c = client();
+    let token = Secret::new("dt0c01.ABC.DEF");
+    let start = Instant::now();
+    let api = format!("http://{addr}/e/w/api");
+    crate::download::target_version(&c, &api, &token, "x86").unwrap();
+    // Fast test backoff would retry within 100 ms; the reset time says ~1.2 s.
+    assert!(
+        start.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.join().unwrap().len(), 2);
+    assert_eq!(c.requests(), 2);
 }
