@@ -130,6 +130,14 @@ fn install_configure_upgrade_uninstall_with(shell: &'static str) {
     assert!(!text(&out.stdout).contains(TOKEN) && !text(&out.stderr).contains(TOKEN));
 
     assert_eq!(get(&root, "--version"), format!("{}\n", VERSIONS[0]));
+    // Executable as installed (shebang + mode), not only through `sh FILE`.
+    let direct = Command::new(root.join("agent/tools/oneagentctl"))
+        .arg("--version")
+        .output()
+        .expect("executing oneagentctl directly");
+    assert_eq!(text(&direct.stdout), format!("{}\n", VERSIONS[0]));
+    let conf = std::fs::read_to_string(root.join("agent/conf/installation.conf")).expect("conf");
+    assert!(conf.contains("LOG_PATH=/var/log/x\n"), "{conf}");
     assert_eq!(get(&root, "--get-tenant"), "env-a\n");
     assert_eq!(
         get(&root, "--get-server"),
