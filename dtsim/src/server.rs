@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::service::service_fn;
@@ -111,6 +111,10 @@ fn too_large() -> ApiError {
     )
 }
 
+/// Past the limit the rest of a body is still read (and dropped) up to this many bytes, so a
+/// client that is still sending gets the 413 instead of a broken pipe.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// Reads the whole body, refusing more than `MAX_BODY` bytes.
 async fn read_body(
     req: Request<Incoming>,
@@ -120,22 +124,29 @@ async fn read_body(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
         return Err(too_large());
     }
-    let (parts, body) = req.into_parts();
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok((parts, c.to_bytes())),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
+    let (parts, mut body) = req.into_parts();
+    let mut buf = BytesMut::new();
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            if total > DRAIN_LIMIT {
+                break;
+            }
+            if total <= MAX_BODY as u64 {
+                buf.extend_from_slice(&data);
+            }
         }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "Could not read the request body: {e}"
-        ))),
     }
+    if total > MAX_BODY as u64 {
+        return Err(too_large());
+    }
+    Ok((parts, buf.freeze()))
 }
 
 fn rate_limited(retry_after_secs: u64) -> ApiError {

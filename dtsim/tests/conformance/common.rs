@@ -1,0 +1,221 @@
+//! Test harness: an in-process dtsim on port 0 and a plain ureq client that returns every
+//! status as a response (never as an error), plus helpers to set up environments and tokens.
+
+use std::collections::HashMap;
+
+use dtsim::Dtsim;
+use serde_json::{json, Value};
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.bytes)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Asserts a Dynatrace error envelope with this status whose message contains `needle`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, needle: &str) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        let v = self.json();
+        assert_eq!(v["error"]["code"], json!(status), "{v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        let violations = v["error"]["constraintViolations"].to_string();
+        assert!(
+            msg.contains(needle) || violations.contains(needle),
+            "error {v} should mention {needle:?}"
+        );
+        v
+    }
+
+    #[track_caller]
+    pub fn assert_json(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        self.json()
+    }
+}
+
+pub struct Sim {
+    pub sim: Dtsim,
+    pub agent: ureq::Agent,
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+impl Sim {
+    pub fn new() -> Sim {
+        Sim::with(dtsim::Options::default())
+    }
+
+    pub fn with(o: dtsim::Options) -> Sim {
+        Sim {
+            sim: Dtsim::start_with(o).expect("dtsim starts"),
+            agent: agent(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.url())
+    }
+
+    /// Any request; `token` goes into `Authorization: Api-Token`.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&[u8]>) -> Resp {
+        self.call_with(method, path, token, body, &[])
+    }
+
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut b = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        if let Some(t) = token {
+            b = b.header("Authorization", format!("Api-Token {t}"));
+        }
+        if body.is_some() {
+            b = b.header("Content-Type", "application/json");
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let res = match body {
+            Some(bytes) => self.agent.run(b.body(bytes.to_vec()).expect("request")),
+            None => self.agent.run(b.body(()).expect("request")),
+        };
+        let mut resp = res.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"));
+        Resp {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call("GET", path, token, None)
+    }
+
+    pub fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call("DELETE", path, token, None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        self.call("POST", path, token, Some(body.to_string().as_bytes()))
+    }
+
+    pub fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        self.call("PUT", path, token, Some(body.to_string().as_bytes()))
+    }
+
+    pub fn cluster(&self) -> String {
+        self.sim.cluster_token()
+    }
+
+    /// Creates environment `id` and returns its token-management token.
+    pub fn env(&self, id: &str) -> String {
+        let r = self.put(
+            &format!("/api/cluster/v2/environments/{id}?createToken=true"),
+            Some(&self.cluster()),
+            &json!({"name": format!("Env {id}"), "tags": ["t1"]}),
+        );
+        let v = r.assert_json(201);
+        v["tokenManagementToken"]
+            .as_str()
+            .expect("tokenManagementToken")
+            .to_string()
+    }
+
+    /// Mints an environment token with `scopes` using the management token `mgmt`.
+    pub fn token(&self, env: &str, mgmt: &str, scopes: &[&str]) -> String {
+        let r = self.post(
+            &format!("/e/{env}/api/v2/apiTokens"),
+            Some(mgmt),
+            &json!({"name": "test", "scopes": scopes}),
+        );
+        r.assert_json(201)["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    /// Environment `env` and a token with every environment scope.
+    pub fn env_with_token(&self, env: &str) -> String {
+        let mgmt = self.env(env);
+        self.token(
+            env,
+            &mgmt,
+            &[
+                "InstallerDownload",
+                "apiTokens.read",
+                "apiTokens.write",
+                "TenantTokenManagement",
+                "settings.read",
+                "settings.write",
+            ],
+        )
+    }
+}
+
+/// The `dt0c01.PUBLIC` id of a token.
+pub fn id_of(token: &str) -> String {
+    token.rsplit_once('.').map(|x| x.0).unwrap_or_default().to_string()
+}

@@ -1,0 +1,199 @@
+//! Section 3: the Deployment API (installers, metainfo, versions, connectioninfo).
+
+use dtsim::installer::VERSIONS;
+use serde_json::json;
+
+use crate::common::{id_of, Sim};
+
+const AGENT: &str = "/e/abc-p1/api/v1/deployment/installer/agent";
+
+#[test]
+fn latest_download_with_etag_and_304() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    let r = s.get(&format!("{AGENT}/unix/default/latest"), Some(&tok));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        r.header("content-length")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap(),
+        r.bytes.len()
+    );
+    let etag = r.header("etag").unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let text = String::from_utf8_lossy(&r.bytes);
+    assert!(text.starts_with("#!/bin/sh"));
+    assert!(
+        text.contains(VERSIONS[2]),
+        "latest is the newest by default"
+    );
+    assert!(text.contains("----SIGNED-INSTALLER"));
+    // The installer embeds the tenant's connection info.
+    let ci = s.get(&format!("{AGENT}/connectioninfo"), Some(&tok)).json();
+    assert!(text.contains(ci["tenantToken"].as_str().unwrap()));
+
+    // Same content again: same ETag. If-None-Match -> 304, no body.
+    let again = s.get(&format!("{AGENT}/unix/default/latest?arch=x86"), Some(&tok));
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert_eq!(again.bytes, r.bytes);
+    let r304 = s.call_with(
+        "GET",
+        &format!("{AGENT}/unix/default/latest"),
+        Some(&tok),
+        None,
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(r304.status, 304);
+    assert!(r304.bytes.is_empty());
+    assert_eq!(r304.header("etag"), Some(etag.as_str()));
+    let stale = s.call_with(
+        "GET",
+        &format!("{AGENT}/unix/default/latest"),
+        Some(&tok),
+        None,
+        &[("If-None-Match", "\"other\"")],
+    );
+    assert_eq!(stale.status, 200);
+
+    // version/{v}: the newest equals latest; an older one differs.
+    let newest = s.get(
+        &format!("{AGENT}/unix/default/version/{}", VERSIONS[2]),
+        Some(&tok),
+    );
+    assert_eq!(newest.header("etag"), Some(etag.as_str()));
+    let old = s.get(
+        &format!("{AGENT}/unix/default/version/{}", VERSIONS[0]),
+        Some(&tok),
+    );
+    assert_eq!(old.status, 200);
+    assert_ne!(old.header("etag"), Some(etag.as_str()));
+    assert!(String::from_utf8_lossy(&old.bytes).contains(VERSIONS[0]));
+    s.get(
+        &format!("{AGENT}/unix/default/version/1.2.3.20200101-000000"),
+        Some(&tok),
+    )
+    .assert_error(404, "1.2.3.20200101-000000");
+
+    // arm is a different installer.
+    let arm = s.get(&format!("{AGENT}/unix/default/latest?arch=arm"), Some(&tok));
+    assert_eq!(arm.status, 200);
+    assert_ne!(arm.header("etag"), Some(etag.as_str()));
+}
+
+#[test]
+fn parameters_and_kinds() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    let ok = format!("{AGENT}/unix/default/latest?arch=x86&flavor=default&bitness=64&include=java&include=apache&skipMetadata=true&networkZone=eu");
+    assert_eq!(s.get(&ok, Some(&tok)).status, 200);
+    for (q, needle) in [
+        ("arch=mips", "arch"),
+        ("flavor=fancy", "flavor"),
+        ("bitness=16", "bitness"),
+        ("skipMetadata=perhaps", "skipMetadata"),
+    ] {
+        let v = s
+            .get(&format!("{AGENT}/unix/default/latest?{q}"), Some(&tok))
+            .assert_error(400, needle);
+        assert_eq!(
+            v["error"]["constraintViolations"][0]["parameterLocation"],
+            "QUERY"
+        );
+    }
+    s.get(&format!("{AGENT}/unix/default/latest?arch=ppc"), Some(&tok))
+        .assert_error(404, "arch ppc");
+    s.get(&format!("{AGENT}/windows/default/latest"), Some(&tok))
+        .assert_error(404, "windows");
+    s.get(&format!("{AGENT}/unix/paas/latest"), Some(&tok))
+        .assert_error(404, "paas");
+    s.get(&format!("{AGENT}/beos/default/latest"), Some(&tok))
+        .assert_error(400, "osType");
+    s.get(&format!("{AGENT}/unix/fancy/latest"), Some(&tok))
+        .assert_error(400, "installerType");
+    s.get(&format!("{AGENT}/unix/default/nightly"), Some(&tok))
+        .assert_error(404, "No such API");
+    s.post(
+        &format!("{AGENT}/unix/default/latest"),
+        Some(&tok),
+        &json!({}),
+    )
+    .assert_error(405, "GET");
+}
+
+#[test]
+fn metainfo_versions_connectioninfo() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    let v = s
+        .get(
+            &format!("{AGENT}/unix/default/latest/metainfo?arch=x86"),
+            Some(&tok),
+        )
+        .assert_json(200);
+    assert_eq!(v, json!({"latestAgentVersion": VERSIONS[2]}));
+    let v = s
+        .get(&format!("{AGENT}/versions/unix/default"), Some(&tok))
+        .assert_json(200);
+    assert_eq!(v, json!({"availableVersions": VERSIONS}));
+    s.get(&format!("{AGENT}/versions/windows/default"), Some(&tok))
+        .assert_error(404, "windows");
+    let v = s
+        .get(&format!("{AGENT}/connectioninfo"), Some(&tok))
+        .assert_json(200);
+    assert_eq!(v["tenantUUID"], "abc-p1");
+    let tt = v["tenantToken"].as_str().unwrap();
+    assert!(tt.len() >= 16 && !tt.starts_with("dt0c01"));
+    let ep = format!("{}/communication", s.sim.url());
+    assert_eq!(v["communicationEndpoints"], json!([ep]));
+    assert_eq!(v["formattedCommunicationEndpoints"], ep);
+}
+
+#[test]
+fn installer_download_scope_and_auth() {
+    let s = Sim::new();
+    let mgmt = s.env("abc-p1");
+    let reader = s.token("abc-p1", &mgmt, &["apiTokens.read"]);
+    for path in [
+        format!("{AGENT}/unix/default/latest"),
+        format!("{AGENT}/unix/default/latest/metainfo"),
+        format!("{AGENT}/unix/default/version/{}", VERSIONS[0]),
+        format!("{AGENT}/versions/unix/default"),
+        format!("{AGENT}/connectioninfo"),
+    ] {
+        s.get(&path, Some(&reader))
+            .assert_error(403, "InstallerDownload");
+        s.get(&path, None)
+            .assert_error(401, "Missing authorization parameter.");
+        s.get(&path, Some(&s.cluster()))
+            .assert_error(401, "Token Authentication failed");
+    }
+    // The token can be given as a query parameter; the log never shows it.
+    let inst = s.token("abc-p1", &mgmt, &["InstallerDownload"]);
+    assert_eq!(
+        s.get(&format!("{AGENT}/connectioninfo?api-token={inst}"), None)
+            .status,
+        200
+    );
+    let last = s.sim.requests().pop().unwrap();
+    assert_eq!(last.path, format!("{AGENT}/connectioninfo"));
+    assert_eq!(last.token_id.as_deref(), Some(id_of(&inst).as_str()));
+}
+
+#[test]
+fn installer_size_pads_the_download() {
+    let s = Sim::with(dtsim::Options {
+        installer_size: Some(3 << 20),
+        ..Default::default()
+    });
+    let tok = s.env_with_token("abc-p1");
+    let r = s.get(&format!("{AGENT}/unix/default/latest"), Some(&tok));
+    assert_eq!(r.status, 200);
+    let n = r.bytes.len() as i64;
+    assert!((n - (3 << 20)).abs() < 64 << 10, "about 3 MiB, got {n}");
+    assert_eq!(
+        r.header("content-length").unwrap().parse::<i64>().unwrap(),
+        n
+    );
+}
