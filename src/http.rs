@@ -105,11 +105,13 @@ impl Client {
         };
         let proxied = match net.proxy() {
             Some((var, url)) => {
-                let proxy = ureq::Proxy::new(url).map_err(|e| {
+                // The parser's own message may repeat the URL, credentials included: not shown.
+                let proxy = ureq::Proxy::new(url).map_err(|_| {
                     failure(
                         Kind::Config,
                         format!(
-                            "using the proxy from {var} ({}): {e}; give it as http://host:port",
+                            "using the proxy from {var} ({}): not a proxy URL ureq can use; give \
+                             it as http://[user:password@]host:port",
                             strip_url(url)
                         ),
                     )
