@@ -491,3 +491,61 @@ fn env_vars_are_options_and_flags_win() {
         .code(2);
     assert_eq!(w.oneagentctl(&["--get-host-group"]), "from-flag");
 }
+
+#[test]
+fn api_token_is_used_directly_or_mints_and_revokes() {
+    // An InstallerDownload token is used as is: looked up, never minted or revoked.
+    let w = World::new();
+    let token = w.env_token("abc-p1", &["InstallerDownload"]);
+    let file = w.dir.path().join("api-token");
+    std::fs::write(&file, &token).unwrap();
+    let r = w
+        .cmd("apply")
+        .without_cluster_token()
+        .args(&["--api-token-file", file.to_str().unwrap()])
+        .run();
+    r.code(2)
+        .requests(&[
+            "POST /e/abc-p1/api/v2/apiTokens/lookup",
+            &format!("GET {LATEST}"),
+        ])
+        .stderr_has("no cluster token");
+    assert!(!r.stdout.contains(&token) && !r.stderr.contains(&token));
+
+    // A token-management token mints the download token with it, and revokes it.
+    let w = World::new();
+    let token = w.env_token("abc-p1", &["apiTokens.read", "apiTokens.write"]);
+    let r = w
+        .cmd("apply")
+        .without_cluster_token()
+        .env("DT_API_TOKEN", &token)
+        .run();
+    r.code(2);
+    let id = assert_minted_token_revoked(&w);
+    r.requests(&[
+        "POST /e/abc-p1/api/v2/apiTokens/lookup",
+        &format!("POST {TOKENS}"),
+        &format!("GET {LATEST}"),
+        &format!("DELETE {TOKENS}/{id}"),
+    ]);
+}
+
+#[test]
+fn json_result_on_failure_names_the_error() {
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/api/cluster/v2/environments/*",
+        Fault::Status { status: 401 },
+    );
+    let r = w.cmd("apply").arg("--json").run();
+    r.code(4);
+    let j = r.json();
+    assert_eq!(j["exitCode"], 4);
+    assert_eq!(j["changed"], false);
+    assert!(
+        j["error"].as_str().is_some_and(|e| e.contains("401")),
+        "{j}"
+    );
+    assert_eq!(j["requests"], 1);
+}

@@ -137,15 +137,19 @@ impl World {
         serde_json::from_str(&text).expect("status.json is JSON")
     }
 
-    /// Sets the environment's default OneAgent version (what `latest` means) through the
-    /// settings API, with a settings token minted the way an operator would.
-    pub fn set_default_version(&self, env: &str, version: &str) {
+    /// Creates environment `env` (if needed) and mints a token there with `scopes`, the way an
+    /// operator would; the request log is cleared afterwards.
+    pub fn env_token(&self, env: &str, scopes: &[&str]) -> String {
         let base = self.sim.url();
-        let auth = |t: &str| format!("Api-Token {t}");
+        let auth = format!("Api-Token {}", self.sim.cluster_token());
+        let _ = ureq::put(format!("{base}/api/cluster/v2/environments/{env}"))
+            .header("Authorization", &auth)
+            .send_json(serde_json::json!({"name": env}))
+            .expect("create environment");
         let mut r = ureq::post(format!(
             "{base}/api/cluster/v2/environments/{env}/tokenManagementToken"
         ))
-        .header("Authorization", &auth(&self.sim.cluster_token()))
+        .header("Authorization", &auth)
         .send_json(
             serde_json::json!({"name": "test", "expiresIn": {"value": 300, "unit": "SECONDS"}}),
         )
@@ -153,11 +157,20 @@ impl World {
         let tm: Value = r.body_mut().read_json().expect("json");
         let tm = tm["token"].as_str().expect("token").to_string();
         let mut r = ureq::post(format!("{base}/e/{env}/api/v2/apiTokens"))
-            .header("Authorization", &auth(&tm))
-            .send_json(serde_json::json!({"name": "settings", "scopes": ["settings.write"]}))
-            .expect("settings token");
-        let st: Value = r.body_mut().read_json().expect("json");
-        let st = st["token"].as_str().expect("token").to_string();
+            .header("Authorization", &format!("Api-Token {tm}"))
+            .send_json(serde_json::json!({"name": "test token", "scopes": scopes}))
+            .expect("mint token");
+        let t: Value = r.body_mut().read_json().expect("json");
+        self.sim.clear_requests();
+        t["token"].as_str().expect("token").to_string()
+    }
+
+    /// Sets the environment's default OneAgent version (what `latest` means) through the
+    /// settings API, with a settings token minted the way an operator would.
+    pub fn set_default_version(&self, env: &str, version: &str) {
+        let base = self.sim.url();
+        let auth = |t: &str| format!("Api-Token {t}");
+        let st = self.env_token(env, &["settings.write"]);
         let short = version.split('.').take(2).collect::<Vec<_>>().join(".");
         let resp = ureq::post(format!("{base}/e/{env}/api/v2/settings/objects"))
             .header("Authorization", &auth(&st))
