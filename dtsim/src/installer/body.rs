@@ -23,8 +23,8 @@ const TAIL_ESTIMATE: u64 = 1_400;
 /// OpenSSL reads MIME lines into a 1024-byte buffer; stay well below.
 pub(crate) const MAX_LINE: usize = 998;
 
-/// The unsigned part of an installer: script text and payload lines.
-#[derive(Debug)]
+/// The unsigned part of an installer: script text and payload lines. (No `Debug`: the script
+/// embeds the tenant token.)
 pub(crate) struct Layout {
     head: Bytes,
     block: Bytes,
@@ -92,7 +92,6 @@ impl Layout {
 }
 
 /// A complete installer: layout, signature tail, and the optional tampered byte.
-#[derive(Debug)]
 pub(crate) struct Body {
     layout: Layout,
     tail: Bytes,
