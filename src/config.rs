@@ -387,6 +387,15 @@ fn settings(o: &Options) -> Result<Settings> {
 /// Only `--set-*=value` and `KEY=value`: anything else could change what the installer does in
 /// ways the planner does not know about.
 fn check_installer_arg(a: &str) -> Result<()> {
+    let key = a.split('=').next().unwrap_or_default();
+    if key.to_ascii_lowercase().contains("token") {
+        // Not even echoed: it may hold the secret.
+        return Err(failure(
+            Kind::Config,
+            "--installer-arg: tokens are never accepted on the command line (the tenant token \
+             comes from the installer itself or from connectioninfo)",
+        ));
+    }
     let ok = if let Some(rest) = a.strip_prefix("--set-") {
         rest.split_once('=').is_some_and(|(name, _)| {
             !name.is_empty() && name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-')
