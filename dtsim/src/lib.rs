@@ -90,7 +90,23 @@ impl Dtsim {
             rule.validate()
                 .map_err(|e| anyhow::anyhow!("invalid fault rule {rule:?}: {e}"))?;
         }
-        let ca = Arc::new(Ca::generate("dtsim Root CA").context("creating the dtsim CA")?);
+        let mut data = match &o.state_file {
+            Some(p) => Data::load(p)?.unwrap_or_default(),
+            None => Data::default(),
+        };
+        let ca = match &data.ca {
+            Some(stored) => Ca::load(&stored.cert_pem, &stored.key_pem).with_context(|| {
+                format!("loading the CA saved in the state file {:?}", o.state_file)
+            })?,
+            None => Ca::generate("dtsim Root CA").context("creating the dtsim CA")?,
+        };
+        if o.state_file.is_some() {
+            data.ca = Some(state::StoredCa {
+                cert_pem: ca.cert_pem(),
+                key_pem: ca.key_pem(),
+            });
+        }
+        let ca = Arc::new(ca);
         let factory =
             Arc::new(Factory::new(Arc::clone(&ca)).context("creating the installer factory")?);
         let listener = std::net::TcpListener::bind(o.listen).with_context(|| {
@@ -107,10 +123,6 @@ impl Dtsim {
             .context("could not read the listening address")?;
         let url = base_url(addr, o.tls);
 
-        let mut data = match &o.state_file {
-            Some(p) => Data::load(p)?.unwrap_or_default(),
-            None => Data::default(),
-        };
         let minted = tokens::mint(tokens::Mint {
             name: "dtsim cluster token",
             environment: None,

@@ -47,6 +47,14 @@ pub struct Group {
     pub access_right: BTreeMap<String, Vec<String>>,
 }
 
+/// The CA, kept so a restarted simulator signs with the root clients already trust.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredCa {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
 /// Everything that survives a restart with `--state-file`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,6 +65,8 @@ pub struct Data {
     pub settings: BTreeMap<String, BTreeMap<String, SettingsObject>>,
     pub groups: BTreeMap<String, Group>,
     pub next_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<StoredCa>,
 }
 
 impl Data {

@@ -250,7 +250,7 @@ fn state_file_survives_a_restart() {
         state_file: Some(path.clone()),
         ..Default::default()
     };
-    let tok = {
+    let (tok, ca) = {
         let s = Sim::with(opts());
         let tok = s.env_with_token("abc-p1");
         s.post(
@@ -265,7 +265,7 @@ fn state_file_survives_a_restart() {
             &json!([{"schemaId": "builtin:deployment.oneagent.updates", "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "1.301"}}]),
         );
         assert_eq!(r.status, 200);
-        tok
+        (tok, s.sim.ca_pem())
     };
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
@@ -281,6 +281,7 @@ fn state_file_survives_a_restart() {
         );
     }
     let s = Sim::with(opts());
+    assert_eq!(s.sim.ca_pem(), ca, "the CA survives a restart");
     let ct = s.cluster();
     assert_eq!(
         s.get("/api/cluster/v2/environments/abc-p1", Some(&ct))

@@ -217,5 +217,9 @@ impl Sim {
 
 /// The `dt0c01.PUBLIC` id of a token.
 pub fn id_of(token: &str) -> String {
-    token.rsplit_once('.').map(|x| x.0).unwrap_or_default().to_string()
+    token
+        .rsplit_once('.')
+        .map(|x| x.0)
+        .unwrap_or_default()
+        .to_string()
 }

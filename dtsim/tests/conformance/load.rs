@@ -63,3 +63,30 @@ fn five_hundred_concurrent_clients() {
         t.elapsed()
     );
 }
+
+#[test]
+fn drop_stops_promptly_even_with_open_connections() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    // The agent keeps its connection alive in its pool while dtsim stops.
+    let r = s.get(
+        "/e/abc-p1/api/v1/deployment/installer/agent/unix/default/latest",
+        Some(&tok),
+    );
+    assert_eq!(r.status, 200);
+    let url = s.sim.url();
+    let t = Instant::now();
+    drop(s.sim);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "stopping took {:?}",
+        t.elapsed()
+    );
+    assert!(
+        s.agent
+            .get(format!("{url}/__dtsim/requests"))
+            .call()
+            .is_err(),
+        "port closed"
+    );
+}
