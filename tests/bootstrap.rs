@@ -45,6 +45,25 @@ fn assert_minted_token_revoked(w: &World) -> String {
     id
 }
 
+/// No token in the runs' output or in any file under the state dir (status.json, the install
+/// log, leftovers of the temp dir): neither the cluster token nor anything token-shaped.
+fn assert_no_secrets(w: &World, runs: &[&harness::Done]) {
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for r in runs {
+        texts.push(("stdout".into(), r.stdout.clone()));
+        texts.push(("stderr".into(), r.stderr.clone()));
+    }
+    for f in World::files_under(&w.state) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
+        texts.push((f.display().to_string(), text));
+    }
+    let cluster = w.sim.cluster_token();
+    for (what, t) in &texts {
+        assert!(!t.contains(&cluster), "cluster token leaked into {what}");
+        assert_eq!(find_token(t), None, "a token leaked into {what}: {t}");
+    }
+}
+
 #[test]
 fn fresh_host_new_tenant_then_converged() {
     let w = World::new();
@@ -81,20 +100,7 @@ fn fresh_host_new_tenant_then_converged() {
     assert_eq!(st.json()["state"], "Installed");
 
     // Nothing secret anywhere we write.
-    let mut texts = vec![
-        first.stdout.clone(),
-        first.stderr.clone(),
-        again.stdout.clone(),
-        again.stderr.clone(),
-    ];
-    for f in World::files_under(&w.state) {
-        texts.push(String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned());
-    }
-    let cluster = w.sim.cluster_token();
-    for t in &texts {
-        assert!(!t.contains(&cluster), "cluster token leaked");
-        assert_eq!(find_token(t), None, "a token leaked into {t}");
-    }
+    assert_no_secrets(&w, &[&first, &again]);
     // The temp download dir is gone: only our three files remain.
     let mut names: Vec<String> = std::fs::read_dir(&w.state)
         .unwrap()
@@ -336,7 +342,9 @@ fn exit_5_bad_signature_installs_nothing_and_revokes() {
         "/e/*/api/v1/deployment/installer/agent/*",
         Fault::BadSignature,
     );
-    w.cmd("apply").run().code(5);
+    let r = w.cmd("apply").run();
+    r.code(5);
+    assert_no_secrets(&w, &[&r]);
     assert!(!w.installed());
     assert_minted_token_revoked(&w);
     assert_eq!(w.status_json()["state"], "Failed");
@@ -365,8 +373,12 @@ fn exit_6_installer_fails_or_hangs() {
         "/e/*/api/v1/deployment/installer/agent/*",
         Fault::InstallerFails { exit_code: 9 },
     );
-    w.cmd("apply").run().code(6).stderr_has("last-install.log");
+    let r = w.cmd("apply").run();
+    r.code(6).stderr_has("last-install.log");
     assert_minted_token_revoked(&w);
+    assert_no_secrets(&w, &[&r]);
+    let log = std::fs::read_to_string(w.state.join("last-install.log")).unwrap();
+    assert!(log.contains("failure simulated"), "{log}");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(w.state.join("last-install.log"))
         .unwrap()
@@ -548,4 +560,46 @@ fn json_result_on_failure_names_the_error() {
         "{j}"
     );
     assert_eq!(j["requests"], 1);
+}
+
+#[test]
+fn verify_command_checks_signature_and_digest() {
+    let w = World::new();
+    let token = w.env_token("abc-p1", &["InstallerDownload"]);
+    let mut resp = ureq::get(format!("{}{LATEST}", w.sim.url()))
+        .header("Authorization", &format!("Api-Token {token}"))
+        .call()
+        .expect("installer download");
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .expect("installer body");
+    let file = w.dir.path().join("installer.sh");
+    std::fs::write(&file, &body).unwrap();
+    let ca = w.ca.to_str().unwrap().to_string();
+    let path = file.to_str().unwrap().to_string();
+    w.bare(&["verify", &path, "--installer-ca-file", &ca])
+        .run()
+        .code(0)
+        .stdout_has("verified");
+    w.bare(&[
+        "verify",
+        &path,
+        "--installer-ca-file",
+        &ca,
+        "--sha256",
+        &"0".repeat(64),
+    ])
+    .run()
+    .code(5);
+    // One byte of the script changed after signing.
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| *b == b'\n').unwrap_or(0) + 1;
+    tampered[at] ^= 0x20;
+    std::fs::write(&file, &tampered).unwrap();
+    w.bare(&["verify", &path, "--installer-ca-file", &ca])
+        .run()
+        .code(5);
 }
