@@ -27,6 +27,9 @@ use crate::tenant::{self, Tenant};
 use crate::verify;
 
 pub use network::client as http_client;
+
+/// Private per-run download directories under the state dir start with this.
+const DOWNLOAD_PREFIX: &str = ".download-";
 use network::Network;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +143,7 @@ impl<'a> Run<'a> {
             ));
         }
         self.locked = true;
+        remove_stale_downloads(&cfg.state_dir, self.out);
         self.previous = report::read_status(&cfg.state_dir);
 
         let facts = gather_facts(cfg)?;
@@ -292,7 +296,7 @@ impl<'a> Run<'a> {
         let mut installer = None;
         if let (Some(version), Some(trust)) = (&download_version, &trust) {
             let dir = tempfile::Builder::new()
-                .prefix(".download-")
+                .prefix(DOWNLOAD_PREFIX)
                 .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir_in(&cfg.state_dir)
                 .kind(Kind::Config, || {
@@ -460,6 +464,22 @@ impl<'a> Run<'a> {
         s.installer_sha256 = o.sha256.clone();
         if let Err(err) = report::write_status(&self.cfg.state_dir, &s) {
             self.out.warn(one_line(&err));
+        }
+    }
+}
+
+/// Download directories a killed run left behind (they may hold an installer, which embeds the
+/// tenant token). Only called with the lock held, so none of them is in use.
+fn remove_stale_downloads(state_dir: &Path, out: Reporter) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(DOWNLOAD_PREFIX) {
+            match std::fs::remove_dir_all(e.path()) {
+                Ok(()) => out.detail(format!("removed stale {}", e.path().display())),
+                Err(err) => out.warn(format!("could not remove {}: {err}", e.path().display())),
+            }
         }
     }
 }

@@ -114,12 +114,16 @@ fn fresh_host_new_tenant_then_converged() {
 #[test]
 fn check_on_a_fresh_host_says_install_without_requests() {
     let w = World::new();
+    // A download directory a killed run left behind is removed (by any run, under the lock).
+    std::fs::create_dir_all(w.state.join(".download-stale")).unwrap();
+    std::fs::write(w.state.join(".download-stale/installer.sh"), "x").unwrap();
     w.cmd("check")
         .run()
         .code(2)
         .requests(&[])
         .stdout_has("would change: install");
     assert!(!w.installed());
+    assert!(!w.state.join(".download-stale").exists());
 }
 
 #[test]
