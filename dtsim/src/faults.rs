@@ -299,7 +299,7 @@ fn trickle(inner: ByteStream, chunk: u64, interval: Duration) -> ByteStream {
             if b.is_empty() {
                 return Some((Ok(b), c));
             }
-            if c.pos > 0 {
+            if c.pos > 0 && !interval.is_zero() {
                 tokio::time::sleep(interval).await;
             }
             if b.len() as u64 > chunk {
@@ -341,6 +341,45 @@ mod tests {
 
     fn data() -> Bytes {
         Bytes::from((0..=255u8).cycle().take(10_000).collect::<Vec<_>>())
+    }
+
+    /// 256 MiB through every body transformer, in 64 KiB chunks that share one buffer: the
+    /// transformers pass chunks along (the test would need 256 MiB per copy otherwise).
+    #[tokio::test]
+    async fn big_bodies_stream_through() {
+        const TOTAL: u64 = 256 << 20;
+        let block = Bytes::from(vec![7u8; 64 << 10]);
+        let n = (TOTAL / block.len() as u64) as usize;
+        let src: ByteStream = Box::pin(stream::iter((0..n).map(move |_| Ok(block.clone()))));
+        let faults = [
+            Fault::FlipByte { offset: TOTAL - 1 },
+            Fault::Stall {
+                after_bytes: TOTAL / 2,
+                ms: 1,
+            },
+            Fault::Trickle {
+                chunk_bytes: 1 << 20,
+                interval_ms: 0,
+            },
+            Fault::Cut {
+                after_bytes: TOTAL - 10,
+            },
+        ];
+        let mut out = transform(src, &faults);
+        let (mut seen, mut max_chunk) = (0u64, 0usize);
+        let mut err = None;
+        while let Some(c) = out.next().await {
+            match c {
+                Ok(b) => {
+                    seen += b.len() as u64;
+                    max_chunk = max_chunk.max(b.len());
+                }
+                Err(e) => err = Some(e),
+            }
+        }
+        assert_eq!(seen, TOTAL - 10);
+        assert!(max_chunk <= 64 << 10);
+        assert!(err.is_some());
     }
 
     #[test]

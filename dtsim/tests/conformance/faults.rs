@@ -351,3 +351,37 @@ fn faults_admin_route_and_startup_rules() {
     }
     assert_eq!(s.get("/__dtsim/faults", None).json(), json!([]));
 }
+
+#[test]
+fn body_faults_on_a_padded_installer() {
+    let s = Sim::with(dtsim::Options {
+        installer_size: Some(4 << 20),
+        ..Default::default()
+    });
+    let tok = s.env_with_token("abc-p1");
+    let normal = s.get(LATEST, Some(&tok)).bytes;
+    assert!(normal.len() > 4_000_000);
+    let offset = normal.len() as u64 - 100;
+    s.sim.add_fault(FaultRule {
+        times: Some(1),
+        ..rule(INSTALLERS, Fault::FlipByte { offset })
+    });
+    let flipped = s.get(LATEST, Some(&tok)).bytes;
+    let diff: Vec<usize> = (0..normal.len())
+        .filter(|&i| normal[i] != flipped[i])
+        .collect();
+    assert_eq!(diff, [offset as usize]);
+    s.sim.add_fault(FaultRule {
+        times: Some(1),
+        ..rule(
+            INSTALLERS,
+            Fault::Cut {
+                after_bytes: 3 << 20,
+            },
+        )
+    });
+    let (len, cut) = raw_get(&s, LATEST, &tok);
+    assert_eq!(len, normal.len());
+    assert_eq!(cut.len(), 3 << 20);
+    assert_eq!(cut[..], normal[..3 << 20]);
+}
