@@ -10,5 +10,6 @@ mod environments;
 mod faults;
 mod groups;
 mod load;
+mod robustness;
 mod settings;
 mod tokens;
