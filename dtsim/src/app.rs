@@ -34,6 +34,8 @@ pub struct App {
     pub state_file: Option<PathBuf>,
     /// Woken after every change so the saver task writes the state file.
     pub changed: Notify,
+    /// Serialises writers of the state file (the saver task and the final save).
+    pub saving: Mutex<()>,
 }
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent
@@ -61,6 +63,7 @@ impl App {
     /// Writes the state file now (no-op without `--state-file`).
     pub fn save(&self) -> anyhow::Result<()> {
         if let Some(path) = &self.state_file {
+            let _one_writer = lock(&self.saving);
             let snapshot = self.data().clone();
             snapshot.save(path)?;
         }

@@ -159,6 +159,7 @@ impl Dtsim {
             installer_size: o.installer_size,
             state_file: o.state_file,
             changed: tokio::sync::Notify::new(),
+            saving: Mutex::new(()),
         });
         app.save()?; // the state file exists (with the new cluster token) as soon as we run
 

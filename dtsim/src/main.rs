@@ -39,8 +39,8 @@ struct Cli {
     /// JSON file with an array of fault rules active from the start (format: README.md).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
-    /// Load state (environments, tokens, settings, groups) from this JSON file if it exists;
-    /// save it after every change and at shutdown.
+    /// Load state (environments, tokens, settings, groups, the CA) from this JSON file if it
+    /// exists; save it after every change and at shutdown.
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
 }
