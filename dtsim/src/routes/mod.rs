@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod deployment;
+pub mod env_list;
 pub mod environments;
 pub mod groups;
 pub mod settings;

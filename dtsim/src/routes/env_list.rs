@@ -1,0 +1,225 @@
+//! Listing environments: `pageSize`, stand-alone `nextPageKey`, `filter` and `sort`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use hyper::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::environments::render;
+use crate::app::App;
+use crate::body::{self, Body};
+use crate::error::{ApiError, ApiResult, Location};
+use crate::request::Req;
+use crate::state::Environment;
+
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// Everything that selects a page; encoded into `nextPageKey` so the key stands alone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct ListQuery {
+    offset: usize,
+    page_size: usize,
+    filter: Option<String>,
+    sort: Option<String>,
+    consumption: bool,
+    storage: bool,
+}
+
+fn list_query(req: &Req) -> ApiResult<ListQuery> {
+    if let Some(key) = req.param("nextPageKey") {
+        if let Some(other) = req.param_names().find(|k| *k != "nextPageKey") {
+            return Err(ApiError::invalid(
+                Location::Query,
+                other,
+                "no other query parameter is allowed together with nextPageKey",
+            ));
+        }
+        let bad = || {
+            ApiError::invalid(
+                Location::Query,
+                "nextPageKey",
+                "is not a key this server handed out",
+            )
+        };
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(key)
+            .map_err(|_| bad())?;
+        return serde_json::from_slice(&raw).map_err(|_| bad());
+    }
+    let page_size = match req.param("pageSize") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    Location::Query,
+                    "pageSize",
+                    format!("'{s}' is not an integer within 1..={MAX_PAGE_SIZE}"),
+                )
+            })?,
+    };
+    let filter = req.param("filter").map(str::to_string);
+    if let Some(f) = &filter {
+        parse_filter(f)?;
+    }
+    let sort = req.param("sort").map(str::to_string);
+    if let Some(s) = &sort {
+        if !["name", "-name", "creationDate", "-creationDate"].contains(&s.as_str()) {
+            return Err(ApiError::invalid(
+                Location::Query,
+                "sort",
+                format!("'{s}' is not one of name, -name, creationDate, -creationDate"),
+            ));
+        }
+    }
+    Ok(ListQuery {
+        offset: 0,
+        page_size,
+        filter,
+        sort,
+        consumption: req.bool_param("includeConsumptionInfo", false)?,
+        storage: req.bool_param("includeStorageInfo", false)?,
+    })
+}
+
+#[derive(Debug, PartialEq)]
+enum Term {
+    Name(String),
+    State(String),
+    /// Any of these tags (OR); several Tag terms are ANDed.
+    Tag(Vec<String>),
+}
+
+/// `name(x)`, `state(ENABLED)`, `tag(a,b)`, joined by commas (AND).
+fn parse_filter(f: &str) -> ApiResult<Vec<Term>> {
+    let bad = |m: String| ApiError::invalid(Location::Query, "filter", m);
+    let mut terms = Vec::new();
+    let mut rest = f.trim();
+    while !rest.is_empty() {
+        let open = rest
+            .find('(')
+            .ok_or_else(|| bad(format!("'{rest}' is not of the form fn(value)")))?;
+        let close = rest[open..]
+            .find(')')
+            .map(|i| open + i)
+            .ok_or_else(|| bad(format!("missing ')' in '{rest}'")))?;
+        let func = rest[..open].trim();
+        let arg = &rest[open + 1..close];
+        terms.push(match func {
+            "name" => Term::Name(arg.to_lowercase()),
+            "state" if arg == "ENABLED" || arg == "DISABLED" => Term::State(arg.to_string()),
+            "state" => return Err(bad(format!("state({arg}): use ENABLED or DISABLED"))),
+            "tag" => Term::Tag(arg.split(',').map(|t| t.trim().to_string()).collect()),
+            other => {
+                return Err(bad(format!(
+                    "unknown filter '{other}'; use name(), state() or tag()"
+                )))
+            }
+        });
+        rest = rest[close + 1..].trim_start();
+        if let Some(r) = rest.strip_prefix(',') {
+            rest = r.trim_start();
+            if rest.is_empty() {
+                return Err(bad("trailing ',' in filter".into()));
+            }
+        } else if !rest.is_empty() {
+            return Err(bad(format!("expected ',' before '{rest}'")));
+        }
+    }
+    if terms.is_empty() {
+        return Err(bad("must not be empty".into()));
+    }
+    Ok(terms)
+}
+
+fn keep(env: &Environment, terms: &[Term]) -> bool {
+    terms.iter().all(|t| match t {
+        Term::Name(n) => env.name.to_lowercase().contains(n),
+        Term::State(s) => env.state == *s,
+        Term::Tag(any) => any.iter().any(|t| env.tags.contains(t)),
+    })
+}
+
+pub fn list(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
+    let q = list_query(req)?;
+    let terms = match &q.filter {
+        Some(f) => parse_filter(f)?,
+        None => Vec::new(),
+    };
+    let data = app.data();
+    let mut envs: Vec<&Environment> = data
+        .environments
+        .values()
+        .filter(|e| keep(e, &terms))
+        .collect();
+    match q.sort.as_deref() {
+        Some("name") => envs.sort_by_key(|e| (e.name.to_lowercase(), e.seq)),
+        Some("-name") => {
+            envs.sort_by_key(|e| (e.name.to_lowercase(), e.seq));
+            envs.reverse();
+        }
+        Some("-creationDate") => envs.sort_by_key(|e| std::cmp::Reverse((e.created_ms, e.seq))),
+        _ => envs.sort_by_key(|e| (e.created_ms, e.seq)),
+    }
+    let total = envs.len();
+    let page: Vec<Value> = envs
+        .iter()
+        .skip(q.offset)
+        .take(q.page_size)
+        .map(|e| render(e, q.consumption, q.storage))
+        .collect();
+    let next = q.offset + q.page_size;
+    let next_key = if next < total {
+        let key = ListQuery {
+            offset: next,
+            ..q.clone()
+        };
+        let raw = serde_json::to_vec(&key).unwrap_or_default();
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    } else {
+        None
+    };
+    Ok(body::json(
+        StatusCode::OK,
+        &json!({
+            "environments": page,
+            "nextPageKey": next_key,
+            "pageSize": q.page_size,
+            "totalCount": total,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_grammar() {
+        assert_eq!(
+            parse_filter("name(Ab),state(ENABLED),tag(a,b),tag(c)").ok(),
+            Some(vec![
+                Term::Name("ab".into()),
+                Term::State("ENABLED".into()),
+                Term::Tag(vec!["a".into(), "b".into()]),
+                Term::Tag(vec!["c".into()]),
+            ])
+        );
+        for bad in [
+            "",
+            "name",
+            "name(x",
+            "foo(x)",
+            "state(ON)",
+            "name(x),",
+            "name(x)tag(y)",
+        ] {
+            assert!(parse_filter(bad).is_err(), "{bad}");
+        }
+    }
+}
