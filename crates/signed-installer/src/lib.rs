@@ -8,6 +8,7 @@
 //! canonicalises it; [`verify`] then checks the CMS signature and the signer's chain to a
 //! [`TrustAnchor`] at a given time.
 
+mod b64;
 mod chain;
 mod digester;
 mod error;

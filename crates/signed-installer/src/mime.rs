@@ -27,7 +27,7 @@ pub(crate) fn signature_der(part: &[u8]) -> Result<Vec<u8>, Error> {
             String::from_utf8_lossy(&value)
         )));
     }
-    let decoded = decode_base64(&part[body..])?;
+    let decoded = crate::b64::decode_like_openssl(&part[body..]);
     let len = first_tlv_len(&decoded).ok_or_else(|| {
         Error::malformed("the signature part's base64 does not decode to a DER object")
     })?;
@@ -154,54 +154,8 @@ fn parse_headers(part: &[u8]) -> (Option<Vec<u8>>, usize) {
     (content_type, offset)
 }
 
-/// Base64 as OpenSSL's decoder reads it: whitespace and line ends are skipped, `-` ends the
-/// data (PEM-style soft end), `=` pads the last quantum, bits beyond the last byte are ignored;
-/// any other byte is an error.
-fn decode_base64(text: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut nbits = 0u32;
-    let mut padding = 0;
-    for &c in text {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding += 1;
-                if padding > 2 {
-                    return Err(Error::malformed("bad base64 padding in the signature part"));
-                }
-                continue;
-            }
-            b'-' => break,
-            c if is_space(c) => continue,
-            c => {
-                return Err(Error::Malformed(format!(
-                    "byte 0x{c:02x} is not base64, in the signature part"
-                )))
-            }
-        };
-        if padding > 0 {
-            return Err(Error::malformed(
-                "base64 data after padding in the signature part",
-            ));
-        }
-        acc = (acc << 6) | u32::from(v);
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((acc >> nbits) as u8);
-            acc &= (1 << nbits) - 1;
-        }
-    }
-    Ok(out)
-}
-
 /// Length of the first BER/DER object (definite length only), if complete.
-fn first_tlv_len(der: &[u8]) -> Option<usize> {
+pub(crate) fn first_tlv_len(der: &[u8]) -> Option<usize> {
     let mut i = 1;
     if *der.first()? & 0x1f == 0x1f {
         // High tag number form: continuation bytes.
@@ -275,16 +229,6 @@ mod tests {
         assert_eq!(strip_ends(b"   "), None);
         assert_eq!(strip_ends(b"\""), None);
         assert_eq!(strip_ends(b"a\""), None);
-    }
-
-    #[test]
-    fn base64_like_openssl() {
-        assert_eq!(decode_base64(b"TWFu\r\nTQ==\r\n").unwrap(), b"ManM");
-        // Trailing bits are ignored.
-        assert_eq!(decode_base64(b"TR==").unwrap(), b"M");
-        assert_eq!(decode_base64(b"TWFu\n-----END").unwrap(), b"Man");
-        assert!(decode_base64(b"TW*u").is_err());
-        assert!(decode_base64(b"TQ==TQ==").is_err());
     }
 
     #[test]

@@ -160,14 +160,13 @@ pub(crate) fn verify_signer(
     let mut content_type: Vec<&Oid> = Vec::new();
     let mut message_digest: Vec<OctetString> = Vec::new();
     for attr in attrs.iter() {
-        if attr.oid == rfc5911::ID_CONTENT_TYPE || attr.oid == rfc5911::ID_MESSAGE_DIGEST {
-            if attr.values.len() != 1 {
-                return Err(Error::Malformed(format!(
-                    "signed attribute {} has {} values, expected 1",
-                    sig::oid_name(&attr.oid),
-                    attr.values.len()
-                )));
-            }
+        let single = attr.oid == rfc5911::ID_CONTENT_TYPE || attr.oid == rfc5911::ID_MESSAGE_DIGEST;
+        if single && attr.values.len() != 1 {
+            return Err(Error::Malformed(format!(
+                "signed attribute {} has {} values, expected 1",
+                sig::oid_name(&attr.oid),
+                attr.values.len()
+            )));
         }
         for v in attr.values.iter() {
             if attr.oid == rfc5911::ID_CONTENT_TYPE {

@@ -1,0 +1,399 @@
+//! Differential test: the native verifier and the documented `openssl cms -verify` command must
+//! agree (both accept or both refuse) on every generated installer.
+//!
+//! Installers: shell text, binary payloads with NULs, CR/LF mixes, lines over 4 KiB, lines
+//! around OpenSSL's 1023-byte chunks with CRs at the edges, empty payloads, payloads holding
+//! the boundary text; signed by throwaway RSA and EC PKIs made with openssl (directly by a
+//! root, or through an intermediate; with and without signed attributes; issuer+serial or
+//! key-id signer ids), either the natural way (openssl signs the script in text mode, the
+//! script goes before the boundary as Dynatrace does) or over exactly what openssl's verify
+//! digests (recovered with `-noverify -out`, signed with `-binary`) so odd contents are valid
+//! too. Then tampered: a flipped byte, truncation, another file's signature, a signer from
+//! another CA (same root name, other key; or another name), an expired or not-yet-valid
+//! signer, a signer without the S/MIME purpose.
+//!
+//! Seeded: set DIFFTEST_SEED to reproduce a run (the seed is printed). DIFFTEST_JOBS sets the
+//! number of base installers (default 260, each with one tampered variant: 520 files). On a
+//! disagreement the files are kept in a temp dir that is printed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use signed_installer::{verify_any, Digester, TrustAnchor};
+use support::gen::{self, Layout};
+use support::openssl::{self as ossl, Ca, Identity, KeyAlg, SignOpts};
+
+struct Pki {
+    ca_file: PathBuf,
+    anchors: Vec<TrustAnchor>,
+    /// Valid signers: RSA directly under an RSA root; P-256 under a P-384 intermediate; RSA
+    /// under that EC intermediate.
+    good: Vec<Identity>,
+    /// Signers the bundle must not accept, with what is wrong with them.
+    bad: Vec<(&'static str, Identity)>,
+}
+
+const SIGNER_EXTS: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                           subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+
+fn make_pki(dir: &Path) -> Pki {
+    let rsa_root = Ca::root(
+        dir,
+        "rsa-root",
+        KeyAlg::Rsa2048,
+        "/CN=Diff Root RSA/O=difftest",
+    );
+    let ec_root = Ca::root(dir, "ec-root", KeyAlg::P384, "/CN=Diff Root EC/O=difftest");
+    let ec_int = ec_root.intermediate(
+        "ec-int",
+        KeyAlg::P384,
+        "/CN=Diff Intermediate EC/O=difftest",
+    );
+    let (from, to) = ("20200101000000Z", "20890101000000Z");
+    let rsa_signer = rsa_root.issue(
+        "rsa-signer",
+        KeyAlg::Rsa2048,
+        "/CN=RSA signer/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    let mut ec_signer = ec_int.issue(
+        "ec-signer",
+        KeyAlg::P256,
+        "/CN=EC signer/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    ec_signer.extra = Some(ec_int.id.cert.clone());
+    let mut rsa_under_ec = ec_int.issue(
+        "rsa-under-ec",
+        KeyAlg::Rsa2048,
+        "/CN=RSA signer under EC/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    rsa_under_ec.extra = Some(ec_int.id.cert.clone());
+
+    let expired = rsa_root.issue(
+        "expired",
+        KeyAlg::Rsa2048,
+        "/CN=Expired signer/O=difftest",
+        SIGNER_EXTS,
+        "20200101000000Z",
+        "20210101000000Z",
+    );
+    let future = rsa_root.issue(
+        "future",
+        KeyAlg::P256,
+        "/CN=Future signer/O=difftest",
+        SIGNER_EXTS,
+        "20800101000000Z",
+        "20890101000000Z",
+    );
+    let code_signing = rsa_root.issue(
+        "codesign",
+        KeyAlg::Rsa2048,
+        "/CN=Code signer/O=difftest",
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
+        from,
+        to,
+    );
+    // Same subject as the trusted RSA root, another key.
+    let impostor_root = Ca::root(
+        &dir.join("impostor"),
+        "rsa-root",
+        KeyAlg::Rsa2048,
+        "/CN=Diff Root RSA/O=difftest",
+    );
+    let impostor = impostor_root.issue(
+        "signer",
+        KeyAlg::Rsa2048,
+        "/CN=RSA signer/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    let stranger_root = Ca::root(
+        dir,
+        "stranger",
+        KeyAlg::P256,
+        "/CN=Stranger Root/O=elsewhere",
+    );
+    let stranger = stranger_root.issue(
+        "signer",
+        KeyAlg::P256,
+        "/CN=Stranger signer/O=elsewhere",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    // A CA certificate (no S/MIME leaf) used as signer: a CA may sign, openssl allows it.
+    let mut ca_as_signer = ec_int.id.clone();
+    ca_as_signer.extra = None;
+
+    let mut bundle = std::fs::read(&rsa_root.id.cert).expect("root");
+    bundle.extend(std::fs::read(&ec_root.id.cert).expect("root"));
+    let ca_file = dir.join("bundle.pem");
+    std::fs::write(&ca_file, &bundle).expect("bundle");
+    let anchors = TrustAnchor::all_from_pem(&bundle).expect("anchors");
+    Pki {
+        ca_file,
+        anchors,
+        good: vec![rsa_signer, ec_signer, rsa_under_ec],
+        bad: vec![
+            ("expired signer", expired),
+            ("not-yet-valid signer", future),
+            ("signer without S/MIME purpose", code_signing),
+            (
+                "signer from an impostor root with the trusted root's name",
+                impostor,
+            ),
+            ("signer from another CA", stranger),
+            (
+                "intermediate CA as signer, intermediate not in the CMS",
+                ca_as_signer,
+            ),
+        ],
+    }
+}
+
+/// One file to judge: what it is, and its bytes.
+struct Case {
+    /// Content kind; for the summary.
+    kind: usize,
+    tampered: bool,
+    name: String,
+    what: String,
+    bytes: Vec<u8>,
+}
+
+struct Disagreement {
+    file: String,
+    what: String,
+    openssl: String,
+    native: String,
+}
+
+fn native_accepts(bytes: &[u8], anchors: &[TrustAnchor], rng: &mut StdRng) -> Result<(), String> {
+    // Feed in random chunk sizes: the result must not depend on them.
+    let mut d = Digester::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = rng.gen_range(1..=70_000).min(rest.len());
+        d.update(&rest[..n]);
+        rest = &rest[n..];
+    }
+    let parsed = d.finish().map_err(|e| e.to_string())?;
+    verify_any(&parsed, anchors, SystemTime::now())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Builds the base installer of job `i` and one tampered variant.
+fn job(i: usize, seed: u64, pki: &Pki, dir: &Path) -> Vec<Case> {
+    let mut rng = StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let kind = i % gen::KINDS.len();
+    let content = gen::content(kind, &mut rng);
+    let who = &pki.good[rng.gen_range(0..pki.good.len())];
+    let opts = SignOpts {
+        binary: false,
+        noattr: rng.gen_bool(0.15),
+        keyid: rng.gen_bool(0.15),
+    };
+    let layout = Layout::random(&mut rng);
+    let p = |name: &str| dir.join(format!("{i:04}-{name}"));
+    std::fs::write(p("content"), &content).expect("content");
+
+    // Natural: openssl signs the script in text mode; the script goes before the boundary.
+    ossl::sign(dir, &p("content"), who, opts, &p("sig.der"));
+    let natural_sig = std::fs::read(p("sig.der")).expect("signature");
+    let natural = layout.build(&content, &natural_sig);
+    let mut base = natural.clone();
+    let mut how = "natural";
+    if rng.gen_bool(0.5) {
+        // Over exactly what openssl's verify digests for this layout.
+        std::fs::write(p("natural.sh"), &natural).expect("file");
+        if ossl::digested_bytes(dir, &p("natural.sh"), &p("digested")).is_some() {
+            ossl::sign(
+                dir,
+                &p("digested"),
+                who,
+                SignOpts {
+                    binary: true,
+                    ..opts
+                },
+                &p("sig2.der"),
+            );
+            base = layout.build(&content, &std::fs::read(p("sig2.der")).expect("signature"));
+            how = "digest-exact";
+        }
+    }
+    let what = format!(
+        "{} content ({} bytes), {how} signature by {}, {opts:?}, layout {layout:?}",
+        gen::KINDS[kind],
+        content.len(),
+        who.cert.display()
+    );
+    let mut cases = vec![Case {
+        kind,
+        tampered: false,
+        name: format!("{i:04}-base.sh"),
+        what: what.clone(),
+        bytes: base.clone(),
+    }];
+
+    let mut tampered = base.clone();
+    let change = match i % 8 {
+        0..=2 => gen::flip(&mut tampered, &mut rng),
+        3 => gen::truncate(&mut tampered, &mut rng),
+        4 => {
+            // Another content's signature.
+            let mut other = content.clone();
+            other.extend_from_slice(b"\necho changed\n");
+            std::fs::write(p("other"), &other).expect("content");
+            ossl::sign(dir, &p("other"), who, opts, &p("sig3.der"));
+            tampered = layout.build(&content, &std::fs::read(p("sig3.der")).expect("signature"));
+            "signature of another content".to_string()
+        }
+        _ => {
+            let (label, bad) = &pki.bad[rng.gen_range(0..pki.bad.len())];
+            ossl::sign(dir, &p("content"), bad, opts, &p("sig4.der"));
+            tampered = layout.build(&content, &std::fs::read(p("sig4.der")).expect("signature"));
+            label.to_string()
+        }
+    };
+    cases.push(Case {
+        kind,
+        tampered: true,
+        name: format!("{i:04}-tampered.sh"),
+        what: format!("{what}; tampered: {change}"),
+        bytes: tampered,
+    });
+    cases
+}
+
+#[test]
+fn native_verifier_agrees_with_openssl_cms_verify() {
+    if !ossl::openssl_required() {
+        return;
+    }
+    let seed = std::env::var("DIFFTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let jobs: usize = std::env::var("DIFFTEST_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(260);
+    eprintln!("difftest: seed {seed} (DIFFTEST_SEED={seed} reproduces), {jobs} base installers");
+    let tmp = tempfile::Builder::new()
+        .prefix("signed-installer-difftest-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.path().to_path_buf();
+    let pki = make_pki(&dir);
+
+    let next = AtomicUsize::new(0);
+    let stats = Mutex::new((0usize, 0usize, 0usize)); // files, accepted by both, refused by both
+                                                      // Per content kind: [base accepted, base total, tampered accepted, tampered total].
+    let per_kind = Mutex::new(vec![[0usize; 4]; gen::KINDS.len()]);
+    let disagreements = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs {
+                    break;
+                }
+                let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
+                for case in job(i, seed, &pki, &dir) {
+                    let path = dir.join(&case.name);
+                    std::fs::write(&path, &case.bytes).expect("installer file");
+                    let (ossl_ok, ossl_err) = ossl::documented_verify(&path, &pki.ca_file);
+                    let native = native_accepts(&case.bytes, &pki.anchors, &mut rng);
+                    {
+                        let mut k = per_kind.lock().unwrap_or_else(|e| e.into_inner());
+                        let slot = &mut k[case.kind][if case.tampered { 2 } else { 0 }..];
+                        slot[0] += usize::from(ossl_ok);
+                        slot[1] += 1;
+                    }
+                    let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
+                    st.0 += 1;
+                    match (ossl_ok, &native) {
+                        (true, Ok(())) => st.1 += 1,
+                        (false, Err(_)) => st.2 += 1,
+                        _ => disagreements
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(Disagreement {
+                                file: path.display().to_string(),
+                                what: case.what.clone(),
+                                openssl: if ossl_ok {
+                                    "accepted".into()
+                                } else {
+                                    format!("refused: {}", ossl_err.trim())
+                                },
+                                native: match &native {
+                                    Ok(()) => "accepted".into(),
+                                    Err(e) => format!("refused: {e}"),
+                                },
+                            }),
+                    }
+                }
+            });
+        }
+    });
+    let (files, both_ok, both_refused) = *stats.lock().unwrap_or_else(|e| e.into_inner());
+    let disagreements = disagreements
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    eprintln!(
+        "difftest: {files} files, both accept {both_ok}, both refuse {both_refused}, disagree {}",
+        disagreements.len()
+    );
+    let per_kind = per_kind.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (kind, [ok, n, t_ok, t_n]) in gen::KINDS.iter().zip(&per_kind) {
+        eprintln!("difftest:   {kind:>14}: accepted {ok}/{n} signed, {t_ok}/{t_n} tampered");
+    }
+    if !disagreements.is_empty() {
+        let kept = tmp.keep();
+        let mut report = String::new();
+        for d in &disagreements {
+            report.push_str(&format!(
+                "\n{}\n  {}\n  openssl: {}\n  native:  {}\n",
+                d.file, d.what, d.openssl, d.native
+            ));
+        }
+        panic!(
+            "native verifier and openssl disagree on {} of {files} files (seed {seed}, files kept in {}):{report}",
+            disagreements.len(),
+            kept.display()
+        );
+    }
+    assert!(files >= 2 * jobs, "{files} files judged");
+    // The corpus must exercise both outcomes substantially.
+    assert!(
+        both_ok >= jobs / 4,
+        "only {both_ok} files accepted: the generator is broken"
+    );
+    assert!(
+        both_refused >= jobs / 4,
+        "only {both_refused} files refused"
+    );
+}

@@ -1,0 +1,5 @@
+//! Helpers for the openssl-backed tests.
+#![allow(dead_code)]
+
+pub mod gen;
+pub mod openssl;
