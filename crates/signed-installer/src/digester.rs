@@ -132,6 +132,16 @@ impl Digester {
         }
     }
 
+    /// SHA-256 of the bytes fed so far (available even when [`Digester::finish`] fails).
+    pub fn file_sha256(&self) -> [u8; 32] {
+        self.raw.clone().finalize().into()
+    }
+
+    /// Number of bytes fed so far.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
     /// End of file: the last partial chunk is read as `fgets` returns it at EOF, then the layout
     /// is checked and the signature part decoded.
     pub fn finish(mut self) -> Result<Parsed, Error> {

@@ -1,0 +1,493 @@
+//! Verification of the downloaded installer: which root is trusted (the pinned Dynatrace root,
+//! or an explicit CA file), the optional `--sha256`, and the S/MIME signature through the
+//! `signed-installer` crate, streamed in the same pass as the download ([`SignatureCheck`]) or
+//! over a file on disk (`verify FILE`).
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use signed_installer::{Digester, TrustAnchor, DYNATRACE_ROOT_G1_SHA256};
+
+use crate::download::{Downloaded, StreamCheck};
+use crate::error::{failure, Kind, ResultExt};
+
+/// Where Dynatrace publishes its root (the file holds the G1 root and a second one; the pin
+/// selects G1).
+pub const ROOT_URL: &str = "https://ca.dynatrace.com/dt-root.cert.pem";
+
+/// A local copy of the root, preferred over fetching it (it must match the pin too).
+pub const SYSTEM_ROOT: &str = "/etc/oneagent-bootstrap/dt-root.cert.pem";
+
+/// How the trusted root was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustSource {
+    /// `--installer-ca-file`: replaces the pinned Dynatrace root (every certificate in the
+    /// file is trusted, as `openssl cms -verify -CAfile` would).
+    CaFile(PathBuf),
+    /// The local copy at [`SYSTEM_ROOT`], checked against the pin.
+    System(PathBuf),
+    /// Downloaded from [`ROOT_URL`], checked against the pin.
+    Fetched(String),
+}
+
+/// The roots a signature must chain to, and how they were obtained (for status and JSON).
+#[derive(Debug, Clone)]
+pub struct Trust {
+    anchors: Vec<TrustAnchor>,
+    pub source: TrustSource,
+}
+
+/// `CN=..., O=... (SHA-256 76:15:...) from <source> (pinned | replaces the pinned ...)`.
+impl fmt::Display for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let roots: Vec<String> = self.anchors.iter().map(describe).collect();
+        let roots = roots.join("; ");
+        match &self.source {
+            TrustSource::CaFile(p) => write!(
+                f,
+                "{roots} from --installer-ca-file {} (replaces the pinned Dynatrace root)",
+                p.display()
+            ),
+            TrustSource::System(p) => write!(f, "{roots} from {} (pinned)", p.display()),
+            TrustSource::Fetched(url) => write!(f, "{roots} from {url} (pinned)"),
+        }
+    }
+}
+
+fn describe(a: &TrustAnchor) -> String {
+    format!("{} (SHA-256 {})", a.subject(), a.fingerprint())
+}
+
+/// The trusted root: `ca_file` if given (recorded as replacing the pin), else [`SYSTEM_ROOT`]
+/// if it exists, else [`ROOT_URL`] through `fetch`; the last two must hold the certificate
+/// whose SHA-256 is the pinned [`DYNATRACE_ROOT_G1_SHA256`].
+pub fn load_trust(
+    ca_file: Option<&Path>,
+    fetch: &dyn Fn(&str) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Trust> {
+    load_trust_from(ca_file, Path::new(SYSTEM_ROOT), fetch)
+}
+
+fn load_trust_from(
+    ca_file: Option<&Path>,
+    system_root: &Path,
+    fetch: &dyn Fn(&str) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Trust> {
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).kind(Kind::Config, || {
+            format!("could not read --installer-ca-file {}", path.display())
+        })?;
+        let anchors = TrustAnchor::all_from_pem(&pem).kind(Kind::Config, || {
+            format!(
+                "--installer-ca-file {} holds no usable PEM certificate",
+                path.display()
+            )
+        })?;
+        return Ok(Trust {
+            anchors,
+            source: TrustSource::CaFile(path.to_path_buf()),
+        });
+    }
+    match std::fs::read(system_root) {
+        Ok(pem) => {
+            let anchor = TrustAnchor::pinned_from_pem(&pem, &DYNATRACE_ROOT_G1_SHA256).kind(
+                Kind::Config,
+                || {
+                    format!(
+                        "{} is not Dynatrace's root certificate; replace it with the file from \
+                         {ROOT_URL}, remove it, or name another root with --installer-ca-file",
+                        system_root.display()
+                    )
+                },
+            )?;
+            return Ok(Trust {
+                anchors: vec![anchor],
+                source: TrustSource::System(system_root.to_path_buf()),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).kind(Kind::Config, || {
+                format!("could not read {}", system_root.display())
+            })
+        }
+    }
+    let pem = fetch(ROOT_URL).map_err(|e| {
+        e.context(format!(
+            "downloading Dynatrace's root certificate from {ROOT_URL} (or put it at {} or \
+             pass --installer-ca-file)",
+            system_root.display()
+        ))
+    })?;
+    let anchor = TrustAnchor::pinned_from_pem(&pem, &DYNATRACE_ROOT_G1_SHA256)
+        .kind(Kind::Verification, || {
+            format!("the root certificate served at {ROOT_URL} does not match the pinned one")
+        })?;
+    Ok(Trust {
+        anchors: vec![anchor],
+        source: TrustSource::Fetched(ROOT_URL.to_string()),
+    })
+}
+
+/// The streaming signature digest, fed by the download loop in the same pass as its SHA-256.
+pub struct SignatureCheck {
+    digester: Digester,
+}
+
+impl SignatureCheck {
+    pub fn new() -> Self {
+        SignatureCheck {
+            digester: Digester::new(),
+        }
+    }
+}
+
+impl Default for SignatureCheck {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamCheck for SignatureCheck {
+    /// A retried download starts over.
+    fn reset(&mut self) {
+        self.digester = Digester::new();
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.digester.update(chunk);
+    }
+}
+
+/// What verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+    /// The root the signature chains to (`subject (SHA-256 ...)`), or "skipped".
+    pub root: String,
+}
+
+/// Checks a download: `expected_sha256` if given, and the signature unless `skip_signature`
+/// (then a loud warning is printed; the caller records the skip). Both must pass.
+pub fn check_download(
+    d: &Downloaded,
+    sig: SignatureCheck,
+    expected_sha256: Option<&str>,
+    trust: &Trust,
+    skip_signature: bool,
+) -> anyhow::Result<Verified> {
+    check_at(
+        &d.path,
+        &d.sha256,
+        sig.digester,
+        expected_sha256,
+        trust,
+        skip_signature,
+        SystemTime::now(),
+    )
+}
+
+/// `verify FILE`: the same checks, streaming the file through the digester.
+pub fn verify_file(
+    path: &Path,
+    expected_sha256: Option<&str>,
+    trust: &Trust,
+) -> anyhow::Result<Verified> {
+    verify_file_at(path, expected_sha256, trust, SystemTime::now())
+}
+
+fn verify_file_at(
+    path: &Path,
+    expected_sha256: Option<&str>,
+    trust: &Trust,
+    now: SystemTime,
+) -> anyhow::Result<Verified> {
+    let reading = || format!("could not read the installer {}", path.display());
+    let mut file = std::fs::File::open(path).kind(Kind::Config, reading)?;
+    let mut digester = Digester::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).kind(Kind::Config, reading)?;
+        if n == 0 {
+            break;
+        }
+        digester.update(&buf[..n]);
+    }
+    check_at(path, "", digester, expected_sha256, trust, false, now)
+}
+
+/// The checks, at verification time `now`. `downloaded_sha256` is the download loop's own hash
+/// ("" when there is none); it must equal what the digester saw.
+fn check_at(
+    path: &Path,
+    downloaded_sha256: &str,
+    digester: Digester,
+    expected_sha256: Option<&str>,
+    trust: &Trust,
+    skip_signature: bool,
+    now: SystemTime,
+) -> anyhow::Result<Verified> {
+    let shown = path.display();
+    let file_sha256 = hex::encode(digester.file_sha256());
+    if !downloaded_sha256.is_empty() && !file_sha256.eq_ignore_ascii_case(downloaded_sha256) {
+        return Err(failure(
+            Kind::Internal,
+            format!(
+                "the signature check of {shown} saw different bytes (SHA-256 {file_sha256}) \
+                 than were saved (SHA-256 {downloaded_sha256})"
+            ),
+        ));
+    }
+    if let Some(expected) = expected_sha256 {
+        let expected = expected.trim();
+        if !expected.eq_ignore_ascii_case(&file_sha256) {
+            return Err(failure(
+                Kind::Verification,
+                format!(
+                    "installer {shown} does not have the expected SHA-256: --sha256 says \
+                     {expected}, the file has {} — the download is corrupt, tampered with, or \
+                     not the version the hash was taken from",
+                    file_sha256
+                ),
+            ));
+        }
+    }
+    if skip_signature {
+        eprintln!(
+            "WARNING: the signature of {shown} was NOT verified (signature check skipped on \
+             request); anything could be in it"
+        );
+        return Ok(Verified {
+            sha256: file_sha256,
+            root: "skipped".to_string(),
+        });
+    }
+    let refused = |e: signed_installer::Error| {
+        failure(
+            Kind::Verification,
+            format!(
+                "installer {shown} failed signature verification against {trust}: {e} — do \
+                 not run it; download it again, and if it still fails, check the proxy and \
+                 the trusted root"
+            ),
+        )
+    };
+    let parsed = digester.finish().map_err(refused)?;
+    let report = signed_installer::verify_any(&parsed, &trust.anchors, now).map_err(refused)?;
+    Ok(Verified {
+        sha256: hex::encode(report.file_sha256),
+        root: format!(
+            "{} (SHA-256 {})",
+            report.root_subject,
+            signed_installer::fingerprint(&report.root_sha256)
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::kind_of;
+    use sha2::Digest as _;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("crates/signed-installer/tests/data")
+            .join(name)
+    }
+
+    /// Dynatrace's real root, from shared/ beside the repository (never committed).
+    fn dynatrace_root() -> Option<Vec<u8>> {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dt-root.cert.pem")).ok()
+    }
+
+    fn no_fetch(url: &str) -> anyhow::Result<Vec<u8>> {
+        panic!("unexpected fetch of {url}")
+    }
+
+    fn fixture_trust() -> Trust {
+        load_trust(Some(&fixture("root.pem")), &no_fetch).unwrap()
+    }
+
+    /// 2027-01-01: inside the fixtures' validity.
+    fn at_2027() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_798_761_600)
+    }
+
+    #[test]
+    fn ca_file_replaces_the_pin_and_says_so() {
+        let t = fixture_trust();
+        assert_eq!(t.source, TrustSource::CaFile(fixture("root.pem")));
+        let shown = t.to_string();
+        assert!(shown.contains("CN=Fixture Root CA"), "{shown}");
+        assert!(
+            shown.contains("replaces the pinned Dynatrace root"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn unreadable_ca_file_is_a_config_error() {
+        let err = load_trust(Some(Path::new("/nonexistent/ca.pem")), &no_fetch).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Config);
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn system_copy_must_match_the_pin() {
+        let err = load_trust_from(None, &fixture("root.pem"), &no_fetch).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Config);
+        let chain = crate::error::one_line(&err);
+        assert!(chain.contains("76:15:6A:5E"), "{chain}");
+        let Some(pem) = dynatrace_root() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dt-root.cert.pem");
+        std::fs::write(&path, pem).unwrap();
+        let t = load_trust_from(None, &path, &no_fetch).unwrap();
+        assert_eq!(t.source, TrustSource::System(path));
+        assert!(t
+            .to_string()
+            .contains("Dynatrace Root Certificate Authority G1"));
+    }
+
+    #[test]
+    fn fetched_root_must_match_the_pin() {
+        let missing = Path::new("/nonexistent/dt-root.cert.pem");
+        let wrong = |url: &str| {
+            assert_eq!(url, ROOT_URL);
+            Ok(std::fs::read(fixture("root.pem"))?)
+        };
+        let err = load_trust_from(None, missing, &wrong).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Verification);
+        let down = |_: &str| -> anyhow::Result<Vec<u8>> { Err(failure(Kind::Api, "offline")) };
+        let err = load_trust_from(None, missing, &down).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Api);
+        assert!(err.to_string().contains(ROOT_URL), "{err}");
+        let Some(pem) = dynatrace_root() else { return };
+        let right = move |_: &str| Ok(pem.clone());
+        let t = load_trust_from(None, missing, &right).unwrap();
+        assert_eq!(t.source, TrustSource::Fetched(ROOT_URL.into()));
+    }
+
+    #[test]
+    fn valid_file_verifies_with_its_root_and_hash() {
+        let path = fixture("valid.sh");
+        let bytes = std::fs::read(&path).unwrap();
+        let sha = hex::encode(<[u8; 32]>::from(sha2::Sha256::digest(&bytes)));
+        let v = verify_file_at(
+            &path,
+            Some(&sha.to_uppercase()),
+            &fixture_trust(),
+            at_2027(),
+        )
+        .unwrap();
+        assert_eq!(v.sha256, sha);
+        assert!(v.root.starts_with("CN=Fixture Root CA"), "{}", v.root);
+    }
+
+    #[test]
+    fn wrong_sha256_fails_even_with_a_good_signature() {
+        let path = fixture("valid.sh");
+        let err =
+            verify_file_at(&path, Some(&"0".repeat(64)), &fixture_trust(), at_2027()).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Verification);
+        assert!(err.to_string().contains(&"0".repeat(64)), "{err}");
+    }
+
+    #[test]
+    fn streamed_download_is_checked_like_a_file() {
+        let path = fixture("long-lines.sh");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut sig = SignatureCheck::new();
+        sig.update(b"garbage from a failed attempt");
+        sig.reset();
+        for chunk in bytes.chunks(777) {
+            sig.update(chunk);
+        }
+        let sha = hex::encode(<[u8; 32]>::from(sha2::Sha256::digest(&bytes)));
+        let v = check_at(
+            &path,
+            &sha,
+            sig.digester,
+            None,
+            &fixture_trust(),
+            false,
+            at_2027(),
+        )
+        .unwrap();
+        assert_eq!(v.sha256, sha);
+    }
+
+    #[test]
+    fn tampered_or_expired_is_a_verification_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = std::fs::read(fixture("valid.sh")).unwrap();
+        bytes[20] ^= 1;
+        let path = dir.path().join("tampered.sh");
+        std::fs::write(&path, &bytes).unwrap();
+        let err = verify_file_at(&path, None, &fixture_trust(), at_2027()).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Verification);
+        assert!(err.to_string().contains("digest mismatch"), "{err}");
+        let err = verify_file_at(
+            &fixture("expired-signer.sh"),
+            None,
+            &fixture_trust(),
+            at_2027(),
+        )
+        .unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Verification);
+        assert!(err.to_string().contains("expired certificate"), "{err}");
+    }
+
+    #[test]
+    fn skipping_the_signature_still_checks_the_hash() {
+        let path = fixture("expired-signer.sh");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut sig = SignatureCheck::new();
+        sig.update(&bytes);
+        let sha = hex::encode(<[u8; 32]>::from(sha2::Sha256::digest(&bytes)));
+        let v = check_at(
+            &path,
+            &sha,
+            sig.digester,
+            Some(&sha),
+            &fixture_trust(),
+            true,
+            at_2027(),
+        )
+        .unwrap();
+        assert_eq!(v.root, "skipped");
+        let sig = SignatureCheck::new();
+        let err = check_at(
+            &path,
+            "",
+            sig.digester,
+            Some(&sha),
+            &fixture_trust(),
+            true,
+            at_2027(),
+        )
+        .unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Verification);
+    }
+
+    #[test]
+    fn digester_and_download_disagreeing_is_an_internal_error() {
+        let sig = SignatureCheck::new();
+        let err = check_at(
+            Path::new("x"),
+            &"ab".repeat(32),
+            sig.digester,
+            None,
+            &fixture_trust(),
+            false,
+            at_2027(),
+        )
+        .unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Internal);
+    }
+}
