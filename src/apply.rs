@@ -288,6 +288,15 @@ impl<'a> Run<'a> {
             )?),
             None => None,
         };
+        if let Some(t) = &trust {
+            // A replaced root is worth saying every time; the pinned one only with -v.
+            let line = format!("installer signatures must chain to {t}");
+            if matches!(t.source, verify::TrustSource::CaFile(_)) {
+                self.out.step(line);
+            } else {
+                self.out.detail(line);
+            }
+        }
         let connection = if repoint {
             Some(net.connection_info()?)
         } else {

@@ -1,8 +1,181 @@
-mod error;
-mod secret;
-mod cluster;
-mod download;
-mod http;
-mod token;
+//! oneagent-bootstrap: parse, resolve the configuration once, run, map the result to an exit
+//! code (error::EXIT_CODES), print an error chain once on one line on stderr.
 
-fn main() {}
+mod apply;
+mod cli;
+mod cluster;
+mod config;
+#[cfg(feature = "sim")]
+mod demo;
+mod download;
+mod error;
+mod facts;
+mod host;
+mod http;
+mod install;
+mod lock;
+mod plan;
+mod report;
+mod secret;
+mod tenant;
+mod token;
+mod verify;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::apply::Mode;
+use crate::cli::Cmd;
+use crate::config::{Config, Inputs};
+use crate::error::{kind_of, one_line, Kind, Outcome as Done};
+use crate::report::{Reporter, RunReport};
+
+fn main() -> ExitCode {
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                // Never clap's 2: that means "changed" to Puppet and Ansible.
+                _ => Kind::Config.exit_code(),
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    // A bare `--version` (no value) asks for this tool's version.
+    if cli.opts.version == Some(None) {
+        println!("oneagent-bootstrap {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let Some(cmd) = cli.command.clone() else {
+        eprintln!(
+            "error: no command given; use one of apply, check, status, facts, verify, demo \
+             (see --help)"
+        );
+        return ExitCode::from(Kind::Config.exit_code());
+    };
+    let started = Instant::now();
+    let env = |name: &str| std::env::var(name).ok();
+    let mut stdin = std::io::stdin();
+    let resolved = config::resolve(
+        &cli.opts,
+        &cmd,
+        Inputs {
+            env: &env,
+            stdin: &mut stdin,
+        },
+    );
+    let cfg = match resolved {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            if cli.opts.json && matches!(cmd, Cmd::Apply | Cmd::Check) {
+                let mut r = empty_report();
+                r.exit_code = kind_of(&e).exit_code();
+                r.error = Some(one_line(&e));
+                r.duration_ms = started.elapsed().as_millis() as u64;
+                print_json(&r);
+            }
+            return fail(&e);
+        }
+    };
+    let out = Reporter {
+        quiet: cfg.quiet,
+        verbose: cfg.verbose,
+    };
+    match cmd {
+        Cmd::Apply => converge(&cfg, Mode::Apply, out, started),
+        Cmd::Check => converge(&cfg, Mode::Check, out, started),
+        Cmd::Status => finish(report::status_command(&cfg)),
+        Cmd::Facts => finish(report::facts_command(&cfg)),
+        Cmd::Verify { file } => finish(verify_command(&cfg, &file, out)),
+        #[cfg(feature = "sim")]
+        Cmd::Demo => finish(demo::run(out)),
+        #[cfg(not(feature = "sim"))]
+        Cmd::Demo => fail(&error::failure(
+            Kind::Config,
+            "this build has no simulator (built without the 'sim' feature); demo is unavailable",
+        )),
+    }
+}
+
+fn empty_report() -> RunReport {
+    RunReport {
+        changed: false,
+        exit_code: 0,
+        tenant: None,
+        actions: Vec::new(),
+        version: None,
+        sha256: None,
+        requests: 0,
+        duration_ms: 0,
+        error: None,
+    }
+}
+
+fn print_json(r: &RunReport) {
+    match serde_json::to_string(r) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),
+    }
+}
+
+/// `apply` and `check`: the pipeline, then the result line or JSON object.
+fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> ExitCode {
+    let outcome = apply::run(cfg, mode, out);
+    let code = match &outcome.error {
+        Some(e) => kind_of(e).exit_code(),
+        None if outcome.changed => Done::Changed.exit_code(),
+        None => Done::Converged.exit_code(),
+    };
+    let r = RunReport {
+        changed: outcome.changed && outcome.error.is_none(),
+        exit_code: code,
+        tenant: outcome.tenant.clone(),
+        actions: outcome.actions.clone(),
+        version: outcome.version.clone(),
+        sha256: outcome.sha256.clone(),
+        requests: outcome.requests,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: outcome.error.as_ref().map(one_line),
+    };
+    if let Some(e) = &outcome.error {
+        eprintln!("error: {}", one_line(e));
+    }
+    if cfg.json {
+        print_json(&r);
+    } else if !(cfg.quiet && outcome.error.is_some()) {
+        println!("{}", r.line(mode == Mode::Check));
+    }
+    ExitCode::from(code)
+}
+
+fn verify_command(cfg: &Config, file: &std::path::Path, out: Reporter) -> anyhow::Result<()> {
+    let cell = std::cell::OnceCell::new();
+    let trust = verify::load_trust(cfg.installer_ca_file.as_deref(), &|url| {
+        let c = apply::http_client(cfg, &cell, cfg.quiet)?;
+        let call = http::Call::new(
+            http::Method::Get,
+            url,
+            "downloading the installer signing root",
+        );
+        Ok(c.call(&call, &[200])?.body.into_bytes())
+    })?;
+    let v = verify::verify_file(file, cfg.sha256.as_deref(), &trust)?;
+    out.step(format!("signed by a chain to {}", v.root));
+    println!("verified: {} sha256 {}", file.display(), v.sha256);
+    Ok(())
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", one_line(e));
+    ExitCode::from(kind_of(e).exit_code())
+}
