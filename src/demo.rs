@@ -83,6 +83,11 @@ pub fn run(out: Reporter) -> Result<()> {
     cfg.settings.host_group = Some("abc-web".into());
     cfg.quiet = out.quiet;
     cfg.verbose = out.verbose.max(1);
+    // The demo shows the pipeline's detail lines (-v) unless -q.
+    let out = Reporter {
+        quiet: cfg.quiet,
+        verbose: cfg.verbose,
+    };
     println!(
         "3. facts: hostname=abc-p1-web01, --hostname-pattern '{HOSTNAME_PATTERN}', \
          --tenant-template '{TEMPLATE}'"

@@ -607,3 +607,26 @@ fn verify_command_checks_signature_and_digest() {
         .run()
         .code(5);
 }
+
+#[test]
+fn demo_runs_end_to_end_with_nothing_set_up() {
+    let w = World::new();
+    w.bare(&["demo"])
+        .run()
+        .code(0)
+        .stdout_has("tenant abc-p1 created")
+        .stdout_has("check converged (exit 0, 0 requests)")
+        .stdout_has("DELETE /e/abc-p1/api/v2/apiTokens/");
+}
+
+#[test]
+fn status_of_a_host_never_touched() {
+    let w = World::new();
+    let r = w.cmd("status").arg("--json").run();
+    r.code(0);
+    let j = r.json();
+    assert_eq!(j["state"], "NotInstalled");
+    assert_eq!(j["isAgentInstalled"], false);
+    assert!(j["isUpgradeAvailable"].is_null());
+    w.cmd("status").run().code(0).stdout_has("state:");
+}
