@@ -346,11 +346,11 @@ pub struct Options {
     #[arg(long, env = "DT_LOCK_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration, global = true, help_heading = "Run")]
     pub lock_timeout: std::time::Duration,
 
-    /// How many times one HTTP request is tried in all (on connect errors, timeouts, 5xx, 408, 429)
+    /// How many times a failed HTTP request is tried again (connect errors, timeouts, 5xx, 408, 429)
     #[arg(
         long,
         env = "DT_RETRIES",
-        default_value_t = 4,
+        default_value_t = 3,
         global = true,
         help_heading = "Run"
     )]

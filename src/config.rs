@@ -85,7 +85,7 @@ impl Config {
             json: false,
             installer_timeout: Duration::from_secs(15 * 60),
             lock_timeout: Duration::from_secs(10 * 60),
-            retries: 4,
+            retries: 3,
             quiet: false,
             verbose: 0,
         }

@@ -115,8 +115,9 @@ impl RunReport {
         let tenant = self.tenant.as_deref().unwrap_or("-");
         let version = self.version.as_deref().unwrap_or("-");
         let stats = format!("{} requests, {} ms", self.requests, self.duration_ms);
-        if let Some(e) = &self.error {
-            return format!("failed (exit {}): {e} ({stats})", self.exit_code);
+        if self.error.is_some() {
+            // The error itself is on stderr already (once).
+            return format!("failed: exit {} ({stats})", self.exit_code);
         }
         let actions: Vec<&str> = self
             .actions
