@@ -197,21 +197,12 @@ impl<'a> Run<'a> {
                 description: a.to_string(),
             })
             .collect();
-        let upgrade_available = remote
-            .as_ref()
-            .zip(observed.version.as_ref())
-            .map(|(r, v)| plan::compare_versions(v, &r.target_version) == std::cmp::Ordering::Less);
+        let upgrade_now = upgrade_available(remote.as_ref(), &observed);
 
         if plan.is_converged() {
             net.revoke();
             if self.mode == Mode::Apply {
-                self.write_status(
-                    &observed,
-                    tenant.as_ref(),
-                    upgrade_available,
-                    None,
-                    "converged",
-                )?;
+                self.write_status(&observed, tenant.as_ref(), upgrade_now, None, "converged")?;
             }
             return Ok(());
         }
@@ -229,32 +220,12 @@ impl<'a> Run<'a> {
 
         let after = host::observe(&cfg.install_path, wanted, &self.secrets())?;
         o.version = after.version.clone();
-        let confirm = plan::plan(&desired, &after, remote.as_ref());
-        if !confirm.actions.is_empty() {
-            let left: Vec<String> = confirm.actions.iter().map(Action::to_string).collect();
-            return Err(failure(
-                Kind::Installer,
-                format!(
-                    "after {}, the host still does not match the plan: it would still need to {}; \
-                     see {}",
-                    o.actions
-                        .iter()
-                        .map(|a| a.kind.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    left.join("; "),
-                    cfg.state_dir.join("last-install.log").display()
-                ),
-            ));
-        }
-        let upgrade_available = remote
-            .as_ref()
-            .zip(after.version.as_ref())
-            .map(|(r, v)| plan::compare_versions(v, &r.target_version) == std::cmp::Ordering::Less);
+        confirm(&desired, &after, remote.as_ref(), o, &cfg.state_dir)?;
+        let upgrade_after = upgrade_available(remote.as_ref(), &after);
         self.write_status(
             &after,
             tenant.as_ref(),
-            upgrade_available,
+            upgrade_after,
             o.sha256.clone(),
             "changed",
         )
@@ -475,6 +446,37 @@ impl<'a> Run<'a> {
             self.out.warn(one_line(&err));
         }
     }
+}
+
+/// Whether the target version is newer than the installed one; `None` when either is unknown.
+fn upgrade_available(remote: Option<&Remote>, o: &Observed) -> Option<bool> {
+    let (r, v) = remote.zip(o.version.as_ref())?;
+    Some(plan::compare_versions(v, &r.target_version) == std::cmp::Ordering::Less)
+}
+
+/// After acting, the planner must find nothing left to do, else the result is not as planned.
+fn confirm(
+    desired: &Desired,
+    after: &Observed,
+    remote: Option<&Remote>,
+    o: &Outcome,
+    state_dir: &Path,
+) -> Result<()> {
+    let left = plan::plan(desired, after, remote);
+    if left.actions.is_empty() {
+        return Ok(());
+    }
+    let done: Vec<&str> = o.actions.iter().map(|a| a.kind.as_str()).collect();
+    let still: Vec<String> = left.actions.iter().map(Action::to_string).collect();
+    Err(failure(
+        Kind::Installer,
+        format!(
+            "after {}, the host still does not match the plan: it would still need to {}; see {}",
+            done.join(", "),
+            still.join("; "),
+            state_dir.join("last-install.log").display()
+        ),
+    ))
 }
 
 /// Download directories a killed run left behind (they may hold an installer, which embeds the
