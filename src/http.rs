@@ -139,6 +139,7 @@ impl Client {
     }
 
     /// Replaces the backoff parameters (tests use short delays).
+    #[cfg(test)]
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
