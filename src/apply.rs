@@ -46,6 +46,8 @@ pub struct Outcome {
     pub actions: Vec<ActionReport>,
     pub version: Option<String>,
     pub sha256: Option<String>,
+    /// Which root verified the downloaded installer (or `skipped ...`).
+    pub installer_root: Option<String>,
     pub requests: u32,
     pub error: Option<anyhow::Error>,
 }
@@ -202,7 +204,7 @@ impl<'a> Run<'a> {
         if plan.is_converged() {
             net.revoke();
             if self.mode == Mode::Apply {
-                self.write_status(&observed, tenant.as_ref(), upgrade_now, None, "converged")?;
+                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, "converged")?;
             }
             return Ok(());
         }
@@ -222,13 +224,7 @@ impl<'a> Run<'a> {
         o.version = after.version.clone();
         confirm(&desired, &after, remote.as_ref(), o, &cfg.state_dir)?;
         let upgrade_after = upgrade_available(remote.as_ref(), &after);
-        self.write_status(
-            &after,
-            tenant.as_ref(),
-            upgrade_after,
-            o.sha256.clone(),
-            "changed",
-        )
+        self.write_status(&after, tenant.as_ref(), upgrade_after, o, "changed")
     }
 
     /// Network phase first (so the minted token dies before anything local happens), then the
@@ -303,10 +299,20 @@ impl<'a> Run<'a> {
                 downloaded.bytes, downloaded.sha256
             ));
             o.sha256 = Some(downloaded.sha256.clone());
-            let verified =
-                verify::check_download(&downloaded, sig, cfg.sha256.as_deref(), trust, false)?;
-            self.out
-                .step(format!("verified installer signature ({})", verified.root));
+            let verified = verify::check_download(
+                &downloaded,
+                sig,
+                cfg.sha256.as_deref(),
+                trust,
+                cfg.insecure_skip_signature,
+            )?;
+            o.installer_root = Some(if cfg.insecure_skip_signature {
+                "skipped (--insecure-skip-signature)".to_string()
+            } else {
+                self.out
+                    .step(format!("verified installer signature ({})", verified.root));
+                format!("{} {}", verified.root, obtained(&trust.source))
+            });
             installer = Some((dir, downloaded));
         }
         net.revoke();
@@ -387,6 +393,7 @@ impl<'a> Run<'a> {
             s.version = p.version.clone();
             s.is_agent_installed = p.is_agent_installed;
             s.installer_sha256 = p.installer_sha256.clone();
+            s.installer_root = p.installer_root.clone();
         }
         if let Err(e) = report::write_status(&self.cfg.state_dir, &s) {
             self.out.warn(one_line(&e));
@@ -398,7 +405,7 @@ impl<'a> Run<'a> {
         observed: &Observed,
         tenant: Option<&Tenant>,
         upgrade_available: Option<bool>,
-        sha256: Option<String>,
+        o: &Outcome,
         how: &str,
     ) -> Result<()> {
         let (state, message) = if observed.installed {
@@ -423,11 +430,16 @@ impl<'a> Run<'a> {
             .or_else(|| observed.tenant.clone());
         s.is_agent_installed = observed.installed;
         s.is_upgrade_available = upgrade_available;
-        s.installer_sha256 = sha256.or_else(|| {
-            self.previous
-                .as_ref()
-                .and_then(|p| p.installer_sha256.clone())
-        });
+        // A converged run downloaded nothing: what was installed last is still true.
+        let previous = self.previous.as_ref();
+        s.installer_sha256 = o
+            .sha256
+            .clone()
+            .or_else(|| previous.and_then(|p| p.installer_sha256.clone()));
+        s.installer_root = o
+            .installer_root
+            .clone()
+            .or_else(|| previous.and_then(|p| p.installer_root.clone()));
         report::write_status(&self.cfg.state_dir, &s)
     }
 
@@ -442,9 +454,22 @@ impl<'a> Run<'a> {
         s.tenant = o.tenant.clone();
         s.is_agent_installed = observed.installed;
         s.installer_sha256 = o.sha256.clone();
+        s.installer_root = o.installer_root.clone();
         if let Err(err) = report::write_status(&self.cfg.state_dir, &s) {
             self.out.warn(one_line(&err));
         }
+    }
+}
+
+/// How the root that verified the installer was obtained, for status.json and --json.
+fn obtained(source: &verify::TrustSource) -> String {
+    match source {
+        verify::TrustSource::CaFile(p) => format!(
+            "from --installer-ca-file {} (replaces the pinned Dynatrace root)",
+            p.display()
+        ),
+        verify::TrustSource::System(p) => format!("from {} (pinned)", p.display()),
+        verify::TrustSource::Fetched(url) => format!("from {url} (pinned)"),
     }
 }
 

@@ -323,6 +323,11 @@ pub struct Options {
     )]
     pub installer_ca_file: Option<PathBuf>,
 
+    /// DANGEROUS: install without checking the installer's signature (--sha256 still applies);
+    /// warned on every run and recorded in status.json
+    #[arg(long, env = "DT_INSECURE_SKIP_SIGNATURE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Verification")]
+    pub insecure_skip_signature: bool,
+
     // ---- Run ----
     /// State directory (lock, status.json, last-install.log, temporary downloads)
     #[arg(

@@ -48,6 +48,8 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub sha256: Option<String>,
     pub installer_ca_file: Option<PathBuf>,
+    /// The explicit, loudly warned opt-out of the signature check.
+    pub insecure_skip_signature: bool,
 
     pub state_dir: PathBuf,
     pub json: bool,
@@ -81,6 +83,7 @@ impl Config {
             ca_file: None,
             sha256: None,
             installer_ca_file: None,
+            insecure_skip_signature: false,
             state_dir,
             json: false,
             installer_timeout: Duration::from_secs(15 * 60),
@@ -234,6 +237,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
         None => None,
     };
     c.installer_ca_file = o.installer_ca_file.clone();
+    c.insecure_skip_signature = o.insecure_skip_signature;
 
     c.json = o.json;
     c.installer_timeout = o.installer_timeout;

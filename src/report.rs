@@ -37,6 +37,9 @@ pub struct Status {
     /// `None` when unknown (no target version was fetched).
     pub is_upgrade_available: Option<bool>,
     pub installer_sha256: Option<String>,
+    /// Which root verified the last installed installer, or why none did (`skipped ...`).
+    #[serde(default)]
+    pub installer_root: Option<String>,
     pub updated_at: String,
 }
 
@@ -50,6 +53,7 @@ impl Status {
             is_agent_installed: false,
             is_upgrade_available: None,
             installer_sha256: None,
+            installer_root: None,
             updated_at: now_rfc3339(),
         }
     }
@@ -104,6 +108,8 @@ pub struct RunReport {
     pub actions: Vec<ActionReport>,
     pub version: Option<String>,
     pub sha256: Option<String>,
+    /// Which root verified the installer this run downloaded (null when none was downloaded).
+    pub installer_root: Option<String>,
     pub requests: u32,
     pub duration_ms: u64,
     pub error: Option<String>,
@@ -213,6 +219,10 @@ pub fn status_command(cfg: &Config) -> Result<()> {
         "installer sha256:  {}",
         s.installer_sha256.as_deref().unwrap_or("-")
     );
+    println!(
+        "installer root:    {}",
+        s.installer_root.as_deref().unwrap_or("-")
+    );
     println!("updated at:        {}", s.updated_at);
     Ok(())
 }
@@ -282,6 +292,7 @@ mod tests {
             "isAgentInstalled",
             "isUpgradeAvailable",
             "installerSha256",
+            "installerRoot",
             "updatedAt",
         ] {
             assert!(v.get(key).is_some(), "{key} in {text}");
@@ -303,6 +314,7 @@ mod tests {
             }],
             version: Some("1.3".into()),
             sha256: None,
+            installer_root: None,
             requests: 5,
             duration_ms: 12,
             error: None,
@@ -315,6 +327,7 @@ mod tests {
             "actions",
             "version",
             "sha256",
+            "installerRoot",
             "requests",
             "durationMs",
             "error",

@@ -89,6 +89,13 @@ fn fresh_host_new_tenant_then_converged() {
     assert_eq!(status["isAgentInstalled"], true);
     assert_eq!(status["version"], V_NEW);
     assert_eq!(status["installerSha256"], j["sha256"]);
+    // The run says which root verified the installer, and that it replaced the pin.
+    let root = j["installerRoot"].as_str().unwrap_or_default();
+    assert!(
+        root.contains("SHA-256") && root.contains("replaces the pinned Dynatrace root"),
+        "{j}"
+    );
+    assert_eq!(status["installerRoot"], j["installerRoot"]);
 
     // Same host again: nothing to do, not a single request.
     w.sim.clear_requests();
@@ -367,6 +374,49 @@ fn exit_5_bad_signature_installs_nothing_and_revokes() {
         .code(5);
     assert!(!w.installed());
     assert_minted_token_revoked(&w);
+}
+
+#[test]
+fn exit_5_names_the_failed_check_and_skipping_is_explicit_and_recorded() {
+    // Signed by a CA that is not the trusted one: refused as an untrusted chain.
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::OtherCa,
+    );
+    let r = w.cmd("apply").run();
+    r.code(5).stderr_has("failed signature verification");
+    assert!(!w.installed());
+    assert_minted_token_revoked(&w);
+
+    // Content changed after signing: refused, and the message says it is the digest.
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::BadSignature,
+    );
+    let r = w.cmd("apply").run();
+    r.code(5).stderr_has("digest");
+    assert!(!w.installed());
+
+    // The explicit opt-out installs it anyway, warns loudly, and status.json records it.
+    let skipped = w
+        .cmd("apply")
+        .args(&["--insecure-skip-signature", "--json"])
+        .run();
+    skipped.code(2).stderr_has("WARNING");
+    assert!(w.installed());
+    assert_eq!(
+        skipped.json()["installerRoot"],
+        "skipped (--insecure-skip-signature)"
+    );
+    assert_eq!(
+        w.status_json()["installerRoot"],
+        "skipped (--insecure-skip-signature)"
+    );
+    assert_no_secrets(&w, &[&r, &skipped]);
 }
 
 #[test]
