@@ -65,16 +65,48 @@ pub(crate) fn cert_signature_alg(oid: &Oid) -> Option<(Family, Hash)> {
     }
 }
 
-/// A CMS SignerInfo's signatureAlgorithm: only the family matters, OpenSSL hashes with the
-/// SignerInfo's digestAlgorithm (rsaEncryption and id-ecPublicKey are common here).
-pub(crate) fn signer_signature_family(oid: &Oid) -> Option<Family> {
-    if *oid == rfc5912::RSA_ENCRYPTION {
-        return Some(Family::Rsa);
+/// The signature family of a CMS SignerInfo, as OpenSSL 3.0 decides it: by the signer's key.
+/// For an EC key the SignerInfo's signatureAlgorithm is not looked at (ECDSA with the
+/// SignerInfo's digest); for an RSA key it must be rsaEncryption or an RSA PKCS#1 v1.5
+/// signature OID (`rsa_cms_verify`), RSA-PSS is not implemented here (fails closed).
+pub(crate) fn signer_family(key_alg: &Oid, sig_alg: &Oid) -> Result<Family, Error> {
+    if *key_alg == ID_EC_PUBLIC_KEY {
+        return Ok(Family::Ecdsa);
     }
-    if *oid == ID_EC_PUBLIC_KEY {
-        return Some(Family::Ecdsa);
+    if *key_alg != rfc5912::RSA_ENCRYPTION {
+        return Err(Error::Unsupported(format!(
+            "signer key type {}",
+            oid_name(key_alg)
+        )));
     }
-    cert_signature_alg(oid).map(|(family, _)| family)
+    let s = sig_alg.to_string();
+    let pkcs1 = match s.strip_prefix("1.2.840.113549.1.1.") {
+        // rsaEncryption, md2/md4/md5/sha1WithRSAEncryption, sha256/384/512/224 and
+        // sha512-224/256WithRSAEncryption.
+        Some(n) => matches!(
+            n,
+            "1" | "2" | "3" | "4" | "5" | "11" | "12" | "13" | "14" | "15" | "16"
+        ),
+        // sha1WithRSA (OIW), sha3-*WithRSAEncryption.
+        None => matches!(
+            s.as_str(),
+            "1.3.14.3.2.29"
+                | "2.16.840.1.101.3.4.3.13"
+                | "2.16.840.1.101.3.4.3.14"
+                | "2.16.840.1.101.3.4.3.15"
+                | "2.16.840.1.101.3.4.3.16"
+        ),
+    };
+    if pkcs1 {
+        Ok(Family::Rsa)
+    } else if *sig_alg == rfc5912::ID_RSASSA_PSS {
+        Err(Error::Unsupported("RSA-PSS signatures".into()))
+    } else {
+        Err(Error::BadSignature(format!(
+            "signature algorithm {} does not fit the signer's RSA key",
+            oid_name(sig_alg)
+        )))
+    }
 }
 
 /// A short name of an algorithm OID for messages.

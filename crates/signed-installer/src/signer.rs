@@ -20,15 +20,19 @@ pub(crate) struct Signed {
     pub signers: Vec<SignerInfo>,
 }
 
-/// Digest algorithms OpenSSL knows (and sets up a digest for) in `digestAlgorithms`; an
-/// unknown one makes OpenSSL fail, a known one other than the signer's is computed and unused.
+/// Digest algorithms OpenSSL 3.0's default provider can set up for `digestAlgorithms`; any
+/// other makes OpenSSL fail, a known one other than the signer's is computed and unused.
 fn known_digest(oid: &Oid) -> bool {
     let s = oid.to_string();
-    s.starts_with("2.16.840.1.101.3.4.2.")
-        || matches!(
+    match s.strip_prefix("2.16.840.1.101.3.4.2.") {
+        // SHA-2, SHA-3 and SHAKE.
+        Some(n) => n.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)),
+        // SHA-1, MD5, RIPEMD-160, SM3.
+        None => matches!(
             s.as_str(),
-            "1.3.14.3.2.26" | "1.2.840.113549.2.5" | "1.2.840.113549.2.4" | "1.3.36.3.2.1"
-        )
+            "1.3.14.3.2.26" | "1.2.840.113549.2.5" | "1.3.36.3.2.1" | "1.2.156.10197.1.401"
+        ),
+    }
 }
 
 pub(crate) fn parse(der: &[u8]) -> Result<Signed, Error> {
@@ -128,13 +132,8 @@ pub(crate) fn verify_signer(
     content_digest: &[u8],
 ) -> Result<(), Error> {
     let hash = content_hash(si)?;
-    let family = sig::signer_signature_family(&si.signature_algorithm.oid).ok_or_else(|| {
-        Error::Unsupported(format!(
-            "signature algorithm {} in the SignerInfo",
-            sig::oid_name(&si.signature_algorithm.oid)
-        ))
-    })?;
     let spki = &cert.tbs_certificate.subject_public_key_info;
+    let family = sig::signer_family(&spki.algorithm.oid, &si.signature_algorithm.oid)?;
     let what = format!(
         "CMS signature by {}",
         crate::trust::display_name(&cert.tbs_certificate.subject)

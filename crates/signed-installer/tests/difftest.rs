@@ -13,7 +13,8 @@
 //! signer, a signer without the S/MIME purpose.
 //!
 //! Seeded: set DIFFTEST_SEED to reproduce a run (the seed is printed). DIFFTEST_JOBS sets the
-//! number of base installers (default 260, each with one tampered variant: 520 files). On a
+//! number of base installers (default 260, each with one tampered variant: 520 files);
+//! DIFFTEST_TAMPER=N uses tampering mode N (0..8, see `job`) for all of them. On a
 //! disagreement the files are kept in a temp dir that is printed.
 
 mod support;
@@ -252,8 +253,14 @@ fn job(i: usize, seed: u64, pki: &Pki, dir: &Path) -> Vec<Case> {
     }];
 
     let mut tampered = base.clone();
-    let change = match i % 8 {
-        0..=2 => gen::flip(&mut tampered, &mut rng),
+    // DIFFTEST_TAMPER=N forces tampering mode N (0..8) for every job, to stress one reader.
+    let mode = std::env::var("DIFFTEST_TAMPER")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(i % 8);
+    let change = match mode {
+        0 | 1 => gen::flip(&mut tampered, &mut rng),
+        2 => gen::flip_in_signature(&mut tampered, &mut rng),
         3 => gen::truncate(&mut tampered, &mut rng),
         4 => {
             // Another content's signature.

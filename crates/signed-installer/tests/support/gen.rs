@@ -209,6 +209,23 @@ pub fn flip(file: &mut [u8], rng: &mut StdRng) -> String {
     format!("flip byte {at} ^ 0x{x:02x}")
 }
 
+/// One flipped byte in the signature part (after the first boundary line), where the MIME,
+/// base64 and DER readers must agree with OpenSSL's.
+pub fn flip_in_signature(file: &mut [u8], rng: &mut StdRng) -> String {
+    let needle = BOUNDARY.as_bytes();
+    let start = file
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or(0);
+    if start >= file.len() {
+        return flip(file, rng);
+    }
+    let at = rng.gen_range(start..file.len());
+    let x = rng.gen_range(1..=255u8);
+    file[at] ^= x;
+    format!("flip byte {at} ^ 0x{x:02x} (signature part starts at {start})")
+}
+
 /// Cut the file short.
 pub fn truncate(file: &mut Vec<u8>, rng: &mut StdRng) -> String {
     let at = rng.gen_range(0..file.len().max(1));
