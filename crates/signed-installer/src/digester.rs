@@ -42,8 +42,9 @@ pub const SIGNATURE_PART_LIMIT: usize = 1 << 20;
 /// What the single pass over the file found.
 #[derive(Debug, Clone)]
 pub struct Parsed {
-    /// SHA-256 of every byte fed to the digester (the file as downloaded).
-    pub file_sha256: [u8; 32],
+    /// SHA-256 of every byte fed to the digester (the file as downloaded); `None` from a
+    /// digester made with [`Digester::without_file_hash`].
+    pub file_sha256: Option<[u8; 32]>,
     /// SHA-256 of the signed content as `openssl cms -verify` canonicalises it.
     pub content_sha256: [u8; 32],
     /// Length of that canonical content.
@@ -66,7 +67,7 @@ enum End {
 /// The streaming digester. Feed the file with [`Digester::update`], then call
 /// [`Digester::finish`].
 pub struct Digester {
-    raw: Sha256,
+    raw: Option<Sha256>,
     file_len: u64,
     /// A stage-1 chunk that is not complete yet (no `\n` and shorter than [`MAX_CHUNK`]).
     pending: Vec<u8>,
@@ -80,18 +81,30 @@ impl Default for Digester {
 }
 
 impl Digester {
+    /// A digester that also hashes the whole file.
     pub fn new() -> Self {
         Digester {
-            raw: Sha256::new(),
+            raw: Some(Sha256::new()),
             file_len: 0,
             pending: Vec::with_capacity(MAX_CHUNK),
             split: Splitter::new(),
         }
     }
 
+    /// A digester for a caller that hashes the file itself (a download loop): only the signed
+    /// content is hashed, which halves the work.
+    pub fn without_file_hash() -> Self {
+        Digester {
+            raw: None,
+            ..Digester::new()
+        }
+    }
+
     /// Feed the next bytes of the file.
     pub fn update(&mut self, mut data: &[u8]) {
-        self.raw.update(data);
+        if let Some(raw) = &mut self.raw {
+            raw.update(data);
+        }
         self.file_len += data.len() as u64;
         if self.split.end != End::Open {
             return;
@@ -132,9 +145,10 @@ impl Digester {
         }
     }
 
-    /// SHA-256 of the bytes fed so far (available even when [`Digester::finish`] fails).
-    pub fn file_sha256(&self) -> [u8; 32] {
-        self.raw.clone().finalize().into()
+    /// SHA-256 of the bytes fed so far (available even when [`Digester::finish`] fails);
+    /// `None` without a file hash.
+    pub fn file_sha256(&self) -> Option<[u8; 32]> {
+        self.raw.clone().map(|h| h.finalize().into())
     }
 
     /// Number of bytes fed so far.
@@ -149,7 +163,7 @@ impl Digester {
             let chunk = std::mem::take(&mut self.pending);
             self.split.chunk(&chunk);
         }
-        let file_sha256: [u8; 32] = self.raw.finalize().into();
+        let file_sha256 = self.raw.map(|h| <[u8; 32]>::from(h.finalize()));
         let s = self.split;
         match s.end {
             End::Closed => {}

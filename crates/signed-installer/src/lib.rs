@@ -9,6 +9,7 @@
 //! [`TrustAnchor`] at a given time.
 
 mod b64;
+mod background;
 mod chain;
 mod digester;
 mod error;
@@ -19,6 +20,7 @@ mod trust;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use background::BackgroundDigester;
 pub use digester::{Digester, Parsed, BOUNDARY, MAX_CHUNK, SIGNATURE_PART_LIMIT};
 pub use error::{Error, Timestamp};
 pub use trust::{fingerprint, TrustAnchor, DYNATRACE_ROOT_G1_SHA256};
@@ -26,8 +28,8 @@ pub use trust::{fingerprint, TrustAnchor, DYNATRACE_ROOT_G1_SHA256};
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
-    /// SHA-256 of the whole file.
-    pub file_sha256: [u8; 32],
+    /// SHA-256 of the whole file (`None` if the digester did not hash it).
+    pub file_sha256: Option<[u8; 32]>,
     /// SHA-256 of the signed content (as canonicalised for the signature).
     pub content_sha256: [u8; 32],
     /// Subjects from the signer to the root.

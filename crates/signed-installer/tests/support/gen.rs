@@ -134,6 +134,9 @@ pub struct Layout {
     eol: &'static str,
     content_type: &'static str,
     width: usize,
+    /// A line end after the base64 (as openssl writes it); without it the last base64 line
+    /// loses its line end to the boundary.
+    blank_after: bool,
     end: &'static str,
 }
 
@@ -167,11 +170,13 @@ impl Layout {
         } else {
             rng.gen_range(1..4)
         }];
+        let blank_after = rng.gen_bool(0.9);
         Layout {
             sep,
             eol,
             content_type,
             width,
+            blank_after,
             end,
         }
     }
@@ -192,7 +197,9 @@ impl Layout {
             f.extend_from_slice(line);
             f.extend_from_slice(eol.as_bytes());
         }
-        f.extend_from_slice(eol.as_bytes());
+        if self.blank_after {
+            f.extend_from_slice(eol.as_bytes());
+        }
         f.extend_from_slice(format!("{BOUNDARY}--{}", self.end).as_bytes());
         f
     }

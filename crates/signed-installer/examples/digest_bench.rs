@@ -1,0 +1,112 @@
+//! What the signature digest costs a download: SHA-256 alone (what the download loop does
+//! anyway) against SHA-256 plus the streaming [`Digester`], over installer-like data fed in
+//! 64 KiB chunks like the download loop feeds it.
+//!
+//! `cargo run --release -p signed-installer --example digest_bench [MiB]` (default 256).
+
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use signed_installer::{BackgroundDigester, Digester};
+
+const CHUNK: usize = 64 * 1024;
+
+/// A shell header, a binary payload (random bytes: LF every ~256 bytes, CRs and NULs
+/// included), the signature part: what a Dynatrace installer looks like to the digester.
+fn installer_like(mib: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(mib << 20);
+    for i in 0..400 {
+        data.extend_from_slice(format!("# line {i} of the installer's shell part\n").as_bytes());
+    }
+    // xorshift: fast, reproducible filler.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while data.len() < (mib << 20) - 4096 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.extend_from_slice(b"\n----SIGNED-INSTALLER\nContent-Type: application/x-pkcs7-signature\n\nMAA=\n----SIGNED-INSTALLER--\n");
+    data
+}
+
+fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn mbps(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+fn main() {
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(256);
+    let data = installer_like(mib);
+    let n = data.len();
+    println!(
+        "{mib} MiB of installer-like data, {} KiB chunks, best of 3",
+        CHUNK / 1024
+    );
+
+    let raw = best_of(3, || {
+        let mut h = Sha256::new();
+        for c in data.chunks(CHUNK) {
+            h.update(c);
+        }
+        std::hint::black_box(h.finalize());
+    });
+    let inline = best_of(3, || {
+        let mut h = Sha256::new();
+        let mut d = Digester::new();
+        for c in data.chunks(CHUNK) {
+            h.update(c);
+            d.update(c);
+        }
+        std::hint::black_box((h.finalize(), d.finish().is_ok()));
+    });
+    let background = best_of(3, || {
+        let mut h = Sha256::new();
+        let mut d = BackgroundDigester::spawn();
+        for c in data.chunks(CHUNK) {
+            h.update(c);
+            d.update(c);
+        }
+        std::hint::black_box((h.finalize(), d.finish().is_ok()));
+    });
+    let digester_alone = best_of(3, || {
+        let mut d = Digester::new();
+        for c in data.chunks(CHUNK) {
+            d.update(c);
+        }
+        std::hint::black_box(d.finish().is_ok());
+    });
+
+    let pct = |d: Duration| (d.as_secs_f64() / raw.as_secs_f64() - 1.0) * 100.0;
+    println!(
+        "SHA-256 alone:                      {:8.0} MB/s",
+        mbps(n, raw)
+    );
+    println!(
+        "Digester alone (both hashes):       {:8.0} MB/s",
+        mbps(n, digester_alone)
+    );
+    println!(
+        "SHA-256 + Digester, same thread:    {:8.0} MB/s  (+{:.0}% time)",
+        mbps(n, inline),
+        pct(inline)
+    );
+    println!(
+        "SHA-256 + BackgroundDigester:       {:8.0} MB/s  (+{:.0}% time)",
+        mbps(n, background),
+        pct(background)
+    );
+}
