@@ -187,10 +187,11 @@ impl Digester {
             )));
         }
         let signature_der = mime::signature_der(&s.signature)?;
+        let content_len = s.content.out_len;
         Ok(Parsed {
             file_sha256,
-            content_sha256: s.content.hash.finalize().into(),
-            content_len: s.content.out_len,
+            content_sha256: s.content.finalize(),
+            content_len,
             file_len: self.file_len,
             signature_der,
         })
@@ -295,6 +296,9 @@ pub(crate) fn strip_eol(line: &[u8]) -> (&[u8], bool) {
 /// chunk (then they are stripped) or more bytes follow in the same chunk (then they are data).
 struct Canon {
     hash: Sha256,
+    /// Output gathered for the hash: many small writes (a line, a CRLF) cost more as separate
+    /// hash updates than as one memcpy each and a large update.
+    out: Vec<u8>,
     out_len: u64,
     /// Bytes in the current `BIO_gets` chunk of the memory BIO.
     len: usize,
@@ -304,10 +308,14 @@ struct Canon {
 
 const CRS: [u8; 64] = [b'\r'; 64];
 
+/// Output bytes gathered before a hash update.
+const OUT_BATCH: usize = 32 * 1024;
+
 impl Canon {
     fn new() -> Self {
         Canon {
             hash: Sha256::new(),
+            out: Vec::with_capacity(OUT_BATCH + MAX_CHUNK + 2),
             out_len: 0,
             len: 0,
             held_cr: 0,
@@ -315,8 +323,25 @@ impl Canon {
     }
 
     fn put(&mut self, bytes: &[u8]) {
-        self.hash.update(bytes);
         self.out_len += bytes.len() as u64;
+        if bytes.len() >= OUT_BATCH {
+            self.hash.update(&self.out);
+            self.out.clear();
+            self.hash.update(bytes);
+            return;
+        }
+        self.out.extend_from_slice(bytes);
+        if self.out.len() >= OUT_BATCH {
+            self.hash.update(&self.out);
+            self.out.clear();
+        }
+    }
+
+    /// The SHA-256 of everything written.
+    fn finalize(mut self) -> [u8; 32] {
+        self.hash.update(&self.out);
+        self.out.clear();
+        self.hash.finalize().into()
     }
 
     fn release_held(&mut self) {

@@ -75,7 +75,7 @@ fn streamed(file: &[u8], sizes: &mut dyn FnMut() -> usize) -> (Option<[u8; 32]>,
         return (None, None, 0);
     }
     let len = s.content.out_len;
-    (Some(s.content.hash.finalize().into()), Some(s.parts), len)
+    (Some(s.content.finalize()), Some(s.parts), len)
 }
 
 /// Part 1 as OpenSSL digests it, for a file whose script is `script` (boundary appended).
