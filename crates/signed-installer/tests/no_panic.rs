@@ -81,7 +81,7 @@ fn no_input_panics() {
     let seed = std::env::var("NO_PANIC_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x0051_6e65_64u64);
+        .unwrap_or(20_260_101);
     let mut rng = StdRng::seed_from_u64(seed);
     let root = TrustAnchor::from_pem(&data("root.pem")).expect("fixture root");
     let now = UNIX_EPOCH + Duration::from_secs(1_798_761_600);
