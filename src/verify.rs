@@ -41,20 +41,25 @@ pub struct Trust {
     pub source: TrustSource,
 }
 
+impl fmt::Display for TrustSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrustSource::CaFile(p) => write!(
+                f,
+                "from --installer-ca-file {} (replaces the pinned Dynatrace root)",
+                p.display()
+            ),
+            TrustSource::System(p) => write!(f, "from {} (pinned)", p.display()),
+            TrustSource::Fetched(url) => write!(f, "from {url} (pinned)"),
+        }
+    }
+}
+
 /// `CN=..., O=... (SHA-256 76:15:...) from <source> (pinned | replaces the pinned ...)`.
 impl fmt::Display for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let roots: Vec<String> = self.anchors.iter().map(describe).collect();
-        let roots = roots.join("; ");
-        match &self.source {
-            TrustSource::CaFile(p) => write!(
-                f,
-                "{roots} from --installer-ca-file {} (replaces the pinned Dynatrace root)",
-                p.display()
-            ),
-            TrustSource::System(p) => write!(f, "{roots} from {} (pinned)", p.display()),
-            TrustSource::Fetched(url) => write!(f, "{roots} from {url} (pinned)"),
-        }
+        write!(f, "{} {}", roots.join("; "), self.source)
     }
 }
 
@@ -170,7 +175,8 @@ impl StreamCheck for SignatureCheck {
 pub struct Verified {
     /// Lower-case hex SHA-256 of the file.
     pub sha256: String,
-    /// The root the signature chains to (`subject (SHA-256 ...)`), or "skipped".
+    /// The root the signature chains to and how it was obtained
+    /// (`subject (SHA-256 ...) from <where> (pinned)`), or "skipped".
     pub root: String,
 }
 
@@ -313,9 +319,10 @@ fn check_at(
     Ok(Verified {
         sha256: file_sha256,
         root: format!(
-            "{} (SHA-256 {})",
+            "{} (SHA-256 {}) {}",
             report.root_subject,
-            signed_installer::fingerprint(&report.root_sha256)
+            signed_installer::fingerprint(&report.root_sha256),
+            trust.source
         ),
     })
 }
@@ -420,6 +427,7 @@ mod tests {
         .unwrap();
         assert_eq!(v.sha256, sha);
         assert!(v.root.starts_with("CN=Fixture Root CA"), "{}", v.root);
+        assert!(v.root.contains("from --installer-ca-file"), "{}", v.root);
     }
 
     #[test]
