@@ -311,7 +311,7 @@ impl<'a> Run<'a> {
             } else {
                 self.out
                     .step(format!("verified installer signature ({})", verified.root));
-                format!("{} {}", verified.root, obtained(&trust.source))
+                verified.root.clone()
             });
             installer = Some((dir, downloaded));
         }
@@ -458,18 +458,6 @@ impl<'a> Run<'a> {
         if let Err(err) = report::write_status(&self.cfg.state_dir, &s) {
             self.out.warn(one_line(&err));
         }
-    }
-}
-
-/// How the root that verified the installer was obtained, for status.json and --json.
-fn obtained(source: &verify::TrustSource) -> String {
-    match source {
-        verify::TrustSource::CaFile(p) => format!(
-            "from --installer-ca-file {} (replaces the pinned Dynatrace root)",
-            p.display()
-        ),
-        verify::TrustSource::System(p) => format!("from {} (pinned)", p.display()),
-        verify::TrustSource::Fetched(url) => format!("from {url} (pinned)"),
     }
 }
 
