@@ -10,7 +10,8 @@
 //! digests (recovered with `-noverify -out`, signed with `-binary`) so odd contents are valid
 //! too. Then tampered: a flipped byte, truncation, another file's signature, a signer from
 //! another CA (same root name, other key; or another name), an expired or not-yet-valid
-//! signer, a signer without the S/MIME purpose.
+//! signer, signers whose extensions OpenSSL judges (key usage, extended key usage, unknown
+//! critical extensions, an issuer that is not a CA, path length).
 //!
 //! Seeded: set DIFFTEST_SEED to reproduce a run (the seed is printed). DIFFTEST_JOBS sets the
 //! number of base installers (default 260, each with one tampered variant: 520 files);
@@ -36,8 +37,9 @@ struct Pki {
     /// Valid signers: RSA directly under an RSA root; P-256 under a P-384 intermediate; RSA
     /// under that EC intermediate.
     good: Vec<Identity>,
-    /// Signers the bundle must not accept, with what is wrong with them.
-    bad: Vec<(&'static str, Identity)>,
+    /// Signers with something special about them (most are not acceptable to OpenSSL), and
+    /// what it is.
+    special: Vec<(&'static str, Identity)>,
 }
 
 const SIGNER_EXTS: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
@@ -137,9 +139,70 @@ fn make_pki(dir: &Path) -> Pki {
         from,
         to,
     );
-    // A CA certificate (no S/MIME leaf) used as signer: a CA may sign, openssl allows it.
+    // A CA certificate used as signer, its issuer not in the CMS.
     let mut ca_as_signer = ec_int.id.clone();
     ca_as_signer.extra = None;
+    let with = |name: &str, exts: &str| {
+        let subject = format!("/CN={name}/O=difftest");
+        rsa_root.issue(name, KeyAlg::Rsa2048, &subject, exts, from, to)
+    };
+    let no_digital_signature = with("no-digitalSignature", "keyUsage=critical,keyEncipherment\n");
+    let email_protection = with(
+        "emailProtection",
+        "keyUsage=critical,nonRepudiation\nextendedKeyUsage=emailProtection,codeSigning\n",
+    );
+    let any_eku = with("anyEKU", "extendedKeyUsage=anyExtendedKeyUsage\n");
+    let unknown_critical = with("unknown-critical", "1.2.3.4.5=critical,ASN1:NULL\n");
+    let critical_skid = with("critical-skid", "subjectKeyIdentifier=critical,hash\n");
+    let no_extensions = with("no-extensions", "");
+    // An intermediate that is not a CA, and a chain longer than a pathlen allows.
+    let not_ca = rsa_root.intermediate_with(
+        "not-ca",
+        KeyAlg::P256,
+        "/CN=Not a CA/O=difftest",
+        "basicConstraints=critical,CA:FALSE\n",
+    );
+    let mut under_not_ca = not_ca.issue(
+        "under-not-ca",
+        KeyAlg::P256,
+        "/CN=Under not a CA/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    under_not_ca.extra = Some(not_ca.id.cert.clone());
+    let len0 = rsa_root.intermediate_with(
+        "len0",
+        KeyAlg::P256,
+        "/CN=Pathlen 0/O=difftest",
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=keyCertSign\n",
+    );
+    let deeper = len0.intermediate("deeper", KeyAlg::P256, "/CN=Below pathlen 0/O=difftest");
+    let mut too_deep = deeper.issue(
+        "too-deep",
+        KeyAlg::P256,
+        "/CN=Too deep/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    let both = [
+        std::fs::read(&deeper.id.cert).expect("cert"),
+        std::fs::read(&len0.id.cert).expect("cert"),
+    ]
+    .concat();
+    let both_path = dir.join("len0-chain.pem");
+    std::fs::write(&both_path, both).expect("chain file");
+    too_deep.extra = Some(both_path);
+    let mut under_len0 = len0.issue(
+        "under-len0",
+        KeyAlg::P256,
+        "/CN=Under pathlen 0/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
+    under_len0.extra = Some(len0.id.cert.clone());
 
     let mut bundle = std::fs::read(&rsa_root.id.cert).expect("root");
     bundle.extend(std::fs::read(&ec_root.id.cert).expect("root"));
@@ -150,7 +213,7 @@ fn make_pki(dir: &Path) -> Pki {
         ca_file,
         anchors,
         good: vec![rsa_signer, ec_signer, rsa_under_ec],
-        bad: vec![
+        special: vec![
             ("expired signer", expired),
             ("not-yet-valid signer", future),
             ("signer without S/MIME purpose", code_signing),
@@ -163,6 +226,27 @@ fn make_pki(dir: &Path) -> Pki {
                 "intermediate CA as signer, intermediate not in the CMS",
                 ca_as_signer,
             ),
+            (
+                "signer keyUsage without digitalSignature",
+                no_digital_signature,
+            ),
+            (
+                "signer with emailProtection among its EKUs",
+                email_protection,
+            ),
+            ("signer with only anyExtendedKeyUsage", any_eku),
+            (
+                "signer with an unknown critical extension",
+                unknown_critical,
+            ),
+            ("signer with a critical subjectKeyIdentifier", critical_skid),
+            ("signer without extensions", no_extensions),
+            (
+                "signer under an intermediate that is not a CA",
+                under_not_ca,
+            ),
+            ("signer two CAs below a pathlen:0 CA", too_deep),
+            ("signer right below a pathlen:0 CA", under_len0),
         ],
     }
 }
@@ -172,6 +256,8 @@ struct Case {
     /// Content kind; for the summary.
     kind: usize,
     tampered: bool,
+    /// How it was made or tampered with; for the summary.
+    how: &'static str,
     name: String,
     what: String,
     bytes: Vec<u8>,
@@ -247,6 +333,7 @@ fn job(i: usize, seed: u64, pki: &Pki, dir: &Path) -> Vec<Case> {
     let mut cases = vec![Case {
         kind,
         tampered: false,
+        how: "signed",
         name: format!("{i:04}-base.sh"),
         what: what.clone(),
         bytes: base.clone(),
@@ -258,6 +345,13 @@ fn job(i: usize, seed: u64, pki: &Pki, dir: &Path) -> Vec<Case> {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(i % 8);
+    let mut how = match mode {
+        0 | 1 => "flipped byte",
+        2 => "flipped byte in the signature part",
+        3 => "truncated",
+        4 => "signature of another content",
+        _ => "",
+    };
     let change = match mode {
         0 | 1 => gen::flip(&mut tampered, &mut rng),
         2 => gen::flip_in_signature(&mut tampered, &mut rng),
@@ -272,15 +366,22 @@ fn job(i: usize, seed: u64, pki: &Pki, dir: &Path) -> Vec<Case> {
             "signature of another content".to_string()
         }
         _ => {
-            let (label, bad) = &pki.bad[rng.gen_range(0..pki.bad.len())];
+            let (label, bad) = &pki.special[rng.gen_range(0..pki.special.len())];
+            // Not every special signer has a subject key identifier to name it by.
+            let opts = SignOpts {
+                keyid: false,
+                ..opts
+            };
             ossl::sign(dir, &p("content"), bad, opts, &p("sig4.der"));
             tampered = layout.build(&content, &std::fs::read(p("sig4.der")).expect("signature"));
+            how = label;
             label.to_string()
         }
     };
     cases.push(Case {
         kind,
         tampered: true,
+        how,
         name: format!("{i:04}-tampered.sh"),
         what: format!("{what}; tampered: {change}"),
         bytes: tampered,
@@ -317,6 +418,8 @@ fn native_verifier_agrees_with_openssl_cms_verify() {
     let stats = Mutex::new((0usize, 0usize, 0usize)); // files, accepted by both, refused by both
                                                       // Per content kind: [base accepted, base total, tampered accepted, tampered total].
     let per_kind = Mutex::new(vec![[0usize; 4]; gen::KINDS.len()]);
+    // Per way of making the file: [accepted, total].
+    let per_how = Mutex::new(std::collections::BTreeMap::<&str, [usize; 2]>::new());
     let disagreements = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -339,6 +442,10 @@ fn native_verifier_agrees_with_openssl_cms_verify() {
                         let slot = &mut k[case.kind][if case.tampered { 2 } else { 0 }..];
                         slot[0] += usize::from(ossl_ok);
                         slot[1] += 1;
+                        let mut h = per_how.lock().unwrap_or_else(|e| e.into_inner());
+                        let entry = h.entry(case.how).or_default();
+                        entry[0] += usize::from(ossl_ok);
+                        entry[1] += 1;
                     }
                     let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
                     st.0 += 1;
@@ -374,6 +481,10 @@ fn native_verifier_agrees_with_openssl_cms_verify() {
         "difftest: {files} files, both accept {both_ok}, both refuse {both_refused}, disagree {}",
         disagreements.len()
     );
+    let per_how = per_how.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (how, [ok, n]) in &per_how {
+        eprintln!("difftest:   accepted {ok:>4}/{n:<4} {how}");
+    }
     let per_kind = per_kind.into_inner().unwrap_or_else(|e| e.into_inner());
     for (kind, [ok, n, t_ok, t_n]) in gen::KINDS.iter().zip(&per_kind) {
         eprintln!("difftest:   {kind:>14}: accepted {ok}/{n} signed, {t_ok}/{t_n} tampered");

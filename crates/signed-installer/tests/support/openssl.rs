@@ -155,12 +155,23 @@ impl Ca {
 
     /// An intermediate CA issued by this one.
     pub fn intermediate(&self, name: &str, alg: KeyAlg, subject: &str) -> Ca {
-        let id = self.issue(
+        self.intermediate_with(
             name,
             alg,
             subject,
             "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n\
              subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+        )
+    }
+
+    /// An intermediate issued by this one with the given extensions (which may make it
+    /// unfit to be a CA: the point of some tests).
+    pub fn intermediate_with(&self, name: &str, alg: KeyAlg, subject: &str, exts: &str) -> Ca {
+        let id = self.issue(
+            name,
+            alg,
+            subject,
+            exts,
             "20200101000000Z",
             "20900101000000Z",
         );
