@@ -3,7 +3,6 @@
 use const_oid::db::{rfc5912, rfc5912::ID_EC_PUBLIC_KEY};
 use const_oid::ObjectIdentifier;
 use der::asn1::ObjectIdentifier as Oid;
-use der::referenced::OwnedToRef;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoOwned;
@@ -135,6 +134,20 @@ pub(crate) fn verify_prehash(
     })
 }
 
+/// RSA keys up to this size are read (the `rsa` crate's default limit is 4096 bits; OpenSSL
+/// verifies with larger keys too).
+const MAX_RSA_BITS: usize = 16384;
+
+fn rsa_key(spki: &SubjectPublicKeyInfoOwned) -> Result<rsa::RsaPublicKey, Fail> {
+    use der::Decode;
+    let unusable = |e: String| Fail::Bad(format!("unusable RSA public key: {e}"));
+    let k = rsa::pkcs1::RsaPublicKey::from_der(spki.subject_public_key.raw_bytes())
+        .map_err(|e| unusable(e.to_string()))?;
+    let n = rsa::BigUint::from_bytes_be(k.modulus.as_bytes());
+    let e = rsa::BigUint::from_bytes_be(k.public_exponent.as_bytes());
+    rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS).map_err(|e| unusable(e.to_string()))
+}
+
 enum Fail {
     Bad(String),
     Unsupported(String),
@@ -156,8 +169,7 @@ fn check(
                     oid_name(&key_alg)
                 )));
             }
-            let key = rsa::RsaPublicKey::try_from(spki.owned_to_ref())
-                .map_err(|e| Fail::Unsupported(format!("unusable RSA public key: {e}")))?;
+            let key = rsa_key(spki)?;
             let bits = rsa::traits::PublicKeyParts::size(&key) * 8;
             if bits < MIN_RSA_BITS {
                 return Err(Fail::Bad(format!(

@@ -155,6 +155,14 @@ fn make_pki(dir: &Path) -> Pki {
     let unknown_critical = with("unknown-critical", "1.2.3.4.5=critical,ASN1:NULL\n");
     let critical_skid = with("critical-skid", "subjectKeyIdentifier=critical,hash\n");
     let no_extensions = with("no-extensions", "");
+    let rsa4096 = rsa_root.issue(
+        "rsa4096",
+        KeyAlg::Rsa4096,
+        "/CN=RSA 4096 signer/O=difftest",
+        SIGNER_EXTS,
+        from,
+        to,
+    );
     // An intermediate that is not a CA, and a chain longer than a pathlen allows.
     let not_ca = rsa_root.intermediate_with(
         "not-ca",
@@ -241,6 +249,7 @@ fn make_pki(dir: &Path) -> Pki {
             ),
             ("signer with a critical subjectKeyIdentifier", critical_skid),
             ("signer without extensions", no_extensions),
+            ("RSA 4096 signer", rsa4096),
             (
                 "signer under an intermediate that is not a CA",
                 under_not_ca,

@@ -60,6 +60,7 @@ pub struct Identity {
 #[derive(Clone, Copy)]
 pub enum KeyAlg {
     Rsa2048,
+    Rsa4096,
     P256,
     P384,
 }
@@ -68,6 +69,7 @@ impl KeyAlg {
     fn args(self) -> Vec<&'static str> {
         match self {
             KeyAlg::Rsa2048 => vec!["-newkey", "rsa:2048"],
+            KeyAlg::Rsa4096 => vec!["-newkey", "rsa:4096"],
             KeyAlg::P256 => vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
             KeyAlg::P384 => vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
         }
