@@ -3,3 +3,4 @@
 
 pub mod gen;
 pub mod openssl;
+pub mod pki;
