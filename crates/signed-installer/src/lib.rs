@@ -10,6 +10,7 @@
 
 mod b64;
 mod background;
+mod ber;
 mod chain;
 mod digester;
 mod error;

@@ -1,7 +1,6 @@
 //! Signature primitives: RSA PKCS#1 v1.5 and ECDSA (P-256, P-384) over a precomputed digest.
 
 use const_oid::db::{rfc5912, rfc5912::ID_EC_PUBLIC_KEY};
-use const_oid::ObjectIdentifier;
 use der::asn1::ObjectIdentifier as Oid;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
@@ -18,15 +17,6 @@ pub(crate) enum Hash {
 }
 
 impl Hash {
-    pub(crate) fn from_digest_oid(oid: &ObjectIdentifier) -> Option<Hash> {
-        match *oid {
-            rfc5912::ID_SHA_256 => Some(Hash::Sha256),
-            rfc5912::ID_SHA_384 => Some(Hash::Sha384),
-            rfc5912::ID_SHA_512 => Some(Hash::Sha512),
-            _ => None,
-        }
-    }
-
     pub(crate) fn name(self) -> &'static str {
         match self {
             Hash::Sha256 => "SHA-256",
@@ -68,7 +58,7 @@ pub(crate) fn cert_signature_alg(oid: &Oid) -> Option<(Family, Hash)> {
 /// For an EC key the SignerInfo's signatureAlgorithm is not looked at (ECDSA with the
 /// SignerInfo's digest); for an RSA key it must be rsaEncryption or an RSA PKCS#1 v1.5
 /// signature OID (`rsa_cms_verify`), RSA-PSS is not implemented here (fails closed).
-pub(crate) fn signer_family(key_alg: &Oid, sig_alg: &Oid) -> Result<Family, Error> {
+pub(crate) fn signer_family(key_alg: &Oid, sig_alg: &[u8]) -> Result<Family, Error> {
     if *key_alg == ID_EC_PUBLIC_KEY {
         return Ok(Family::Ecdsa);
     }
@@ -78,32 +68,25 @@ pub(crate) fn signer_family(key_alg: &Oid, sig_alg: &Oid) -> Result<Family, Erro
             oid_name(key_alg)
         )));
     }
-    let s = sig_alg.to_string();
-    let pkcs1 = match s.strip_prefix("1.2.840.113549.1.1.") {
+    const PKCS1: [u8; 8] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+    const SHA3_RSA: [u8; 8] = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03];
+    let pkcs1 = match sig_alg.split_last() {
         // rsaEncryption, md2/md4/md5/sha1WithRSAEncryption, sha256/384/512/224 and
         // sha512-224/256WithRSAEncryption.
-        Some(n) => matches!(
-            n,
-            "1" | "2" | "3" | "4" | "5" | "11" | "12" | "13" | "14" | "15" | "16"
-        ),
-        // sha1WithRSA (OIW), sha3-*WithRSAEncryption.
-        None => matches!(
-            s.as_str(),
-            "1.3.14.3.2.29"
-                | "2.16.840.1.101.3.4.3.13"
-                | "2.16.840.1.101.3.4.3.14"
-                | "2.16.840.1.101.3.4.3.15"
-                | "2.16.840.1.101.3.4.3.16"
-        ),
+        Some((n, prefix)) if prefix == PKCS1 => matches!(n, 1..=5 | 11..=16),
+        // sha3-224/256/384/512WithRSAEncryption.
+        Some((n, prefix)) if prefix == SHA3_RSA => matches!(n, 13..=16),
+        // sha1WithRSA (OIW).
+        _ => sig_alg == [0x2b, 0x0e, 0x03, 0x02, 0x1d],
     };
     if pkcs1 {
         Ok(Family::Rsa)
-    } else if *sig_alg == rfc5912::ID_RSASSA_PSS {
+    } else if sig_alg.split_last() == Some((&10, &PKCS1[..])) {
         Err(Error::Unsupported("RSA-PSS signatures".into()))
     } else {
         Err(Error::BadSignature(format!(
             "signature algorithm {} does not fit the signer's RSA key",
-            oid_name(sig_alg)
+            crate::ber::oid_text(sig_alg)
         )))
     }
 }

@@ -187,3 +187,61 @@ fn not_a_signed_installer_is_malformed() {
         assert!(matches!(err, Error::Malformed(_)), "{err}");
     }
 }
+
+/// The fixture with its CMS DER changed by `change` (base64 re-encoded in 64-column lines).
+fn with_der(file: &[u8], change: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    use base64::Engine;
+    let find = |needle: &[u8]| file.windows(needle.len()).position(|w| w == needle);
+    let start = find(b"\n\nMII").expect("base64 start") + 2;
+    let end = find(b"\n\n----SIGNED-INSTALLER--").expect("base64 end");
+    let b64: Vec<u8> = file[start..end]
+        .iter()
+        .copied()
+        .filter(|&c| c != b'\n')
+        .collect();
+    let mut der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    change(&mut der);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&der);
+    let mut out = file[..start].to_vec();
+    for (i, line) in encoded.as_bytes().chunks(64).enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(&file[end..]);
+    out
+}
+
+fn position(der: &[u8], needle: &[u8]) -> usize {
+    der.windows(needle.len())
+        .position(|w| w == needle)
+        .expect("field in the fixture DER")
+}
+
+#[test]
+fn fields_openssl_ignores_are_ignored() {
+    // OpenSSL 3.0.19 accepts both of these (checked with the documented command): it does not
+    // look at the SignedData version or the encapsulated content type of a detached signature,
+    // and an OID with a large second arc under 2 is legal BER.
+    let file = data("valid.sh");
+    let version = with_der(&file, |der| {
+        let at = position(der, &[0x02, 0x01, 0x01]);
+        der[at + 2] = 0x07;
+    });
+    verify_bytes(&version, &root(), at_2027()).expect("SignedData version 7");
+    let content_type = with_der(&file, |der| {
+        let at = position(der, &hex::decode("06092a864886f70d010701").unwrap());
+        der[at + 2] = 0x56;
+    });
+    verify_bytes(&content_type, &root(), at_2027()).expect("odd eContentType");
+    // A digest algorithm OpenSSL does not know makes it fail, and us.
+    let digest = with_der(&file, |der| {
+        let at = position(der, &hex::decode("0609608648016503040201").unwrap());
+        der[at + 10] = 0x63;
+    });
+    let err = verify_bytes(&digest, &root(), at_2027()).unwrap_err();
+    assert!(matches!(err, Error::Malformed(_)), "{err}");
+}
