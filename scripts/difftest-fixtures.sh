@@ -55,9 +55,11 @@ layout() { # $1 script, $2 signature DER, $3 output
     printf 'Content-Disposition: attachment; filename="smime.p7s"\n\n'
     base64 -w 64 "$2"; printf '\n----SIGNED-INSTALLER--\n'; } > "$3"
 }
-sign() { # $1 script, $2 signer, $3 output
-  openssl cms -sign -in "$1" -signer "$2.pem" -inkey "$2.key" -certfile int.pem -md sha256 -outform DER -out sig.der
-  layout "$1" sig.der "$3"
+sign() { # $1 script, $2 signer, $3 output, then extra `openssl cms -sign` options
+  script="$1" who="$2" to="$3"; shift 3
+  openssl cms -sign -in "$script" -signer "$who.pem" -inkey "$who.key" -certfile int.pem -md sha256 \
+    -outform DER -out sig.der "$@"
+  layout "$script" sig.der "$to"
 }
 
 printf '#!/bin/sh\n# signed-installer fixture\nif [ "$1" = --version ]; then echo 1.301.55.20260114-153010; exit 0; fi\necho "installing"\nexit 0\n' > script.sh
@@ -66,6 +68,8 @@ sign script.sh expired "$out/expired-signer.sh"
 # Lines longer than OpenSSL's 1023-byte chunks, CRLF and lone CR line ends.
 { head -c 3000 /dev/zero | tr '\0' 'a'; printf '\r\n'; printf 'x\ry\r\r\n\n'; cat script.sh; } > long.sh
 sign long.sh signer "$out/long-lines.sh"
+# No signed attributes: the signature is over the content digest itself.
+sign script.sh signer "$out/noattr.sh" -noattr
 cp root.pem "$out/root.pem"
 openssl x509 -in root.pem -outform DER -out "$out/root.der"
 echo "fixtures written to $out"

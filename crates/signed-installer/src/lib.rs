@@ -72,7 +72,7 @@ pub fn verify_any(
         certs.push(signer::signer_cert(si, &signed.certs)?);
     }
     for (si, cert) in signed.signers.iter().zip(&certs) {
-        signer::verify_signer(si, cert, &parsed.content_sha256)?;
+        signer::verify_signer(si, &signed.digest_algs, cert, &parsed.content_sha256)?;
     }
     for cert in &certs {
         chain = chain::verify_chain(cert, &signed.certs, roots, now)?;

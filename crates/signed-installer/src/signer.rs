@@ -46,6 +46,8 @@ pub(crate) struct SignerInfo<'a> {
 pub(crate) struct Signed<'a> {
     pub certs: Vec<Certificate>,
     pub signers: Vec<SignerInfo<'a>>,
+    /// The OIDs of `digestAlgorithms`, in order (OpenSSL digests the content with each).
+    pub digest_algs: Vec<&'a [u8]>,
 }
 
 /// Digest algorithms OpenSSL 3.0's default provider can set up for `digestAlgorithms`; any
@@ -88,6 +90,7 @@ fn parse_inner(der: &[u8]) -> Result<Signed<'_>, String> {
     r.integer("version")?;
     let algs = r.expect(ber::SET, "digestAlgorithms")?;
     let mut ar = Reader::new(algs.value, "digestAlgorithms");
+    let mut digest_algs = Vec::new();
     while !ar.is_empty() {
         let oid = ar.algorithm("digestAlgorithm")?;
         if !known_digest(oid) {
@@ -96,6 +99,7 @@ fn parse_inner(der: &[u8]) -> Result<Signed<'_>, String> {
                 ber::oid_text(oid)
             ));
         }
+        digest_algs.push(oid);
     }
     let encap = r.expect(ber::SEQUENCE, "encapContentInfo")?;
     let mut er = Reader::new(encap.value, "encapContentInfo");
@@ -121,7 +125,11 @@ fn parse_inner(der: &[u8]) -> Result<Signed<'_>, String> {
     if signers.is_empty() {
         return Err("the SignedData has no signers".into());
     }
-    Ok(Signed { certs, signers })
+    Ok(Signed {
+        certs,
+        signers,
+        digest_algs,
+    })
 }
 
 /// The X.509 certificates of the `certificates` field (other choices are skipped).
@@ -225,27 +233,48 @@ pub(crate) fn signer_cert<'a>(
     })
 }
 
-/// The SignerInfo's digest algorithm; only SHA-256 is computed over the content (the digest is
-/// taken in the same pass as the download, before the signature part is read), so any other
-/// fails closed.
-pub(crate) fn content_hash(si: &SignerInfo<'_>) -> Result<Hash, Error> {
-    if si.digest == ID_SHA256 {
-        Ok(Hash::Sha256)
+/// Whether OpenSSL has a name for an OID near the digest OIDs (AES, SHA-2/SHA-3/SHAKE/KMAC,
+/// DSA and ECDSA with SHA-2/SHA-3: 2.16.840.1.101.3.4.{1,2,3}.n): those are not "unknown".
+fn openssl_knows(oid: &[u8]) -> bool {
+    matches!(oid, [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 1..=3, n] if *n <= 64)
+}
+
+/// The digest the content is hashed with for this SignerInfo, as OpenSSL picks it
+/// (`ossl_cms_DigestAlgorithm_find_ctx`): the `digestAlgorithms` entry that matches the
+/// SignerInfo's digestAlgorithm; without signed attributes, an OID OpenSSL does not know
+/// matches the first entry (its "broken implementations" workaround compares the unknown
+/// NID 0 with the digest's pkey type, which is 0 for 3.0's provider digests). Only SHA-256 is
+/// computed over the content (during the download, before the signature part is read), so
+/// any other digest fails closed.
+pub(crate) fn content_hash(si: &SignerInfo<'_>, digest_algs: &[&[u8]]) -> Result<Hash, Error> {
+    let unknown =
+        si.signed_attrs.is_none() && !known_digest(si.digest) && !openssl_knows(si.digest);
+    let effective = if unknown {
+        digest_algs.first().copied()
     } else {
-        Err(Error::Unsupported(format!(
+        digest_algs.iter().copied().find(|d| *d == si.digest)
+    };
+    match effective {
+        Some(oid) if oid == ID_SHA256 => Ok(Hash::Sha256),
+        Some(oid) => Err(Error::Unsupported(format!(
             "digest {} in the signature (only SHA-256 is computed)",
+            ber::oid_text(oid)
+        ))),
+        None => Err(Error::Malformed(format!(
+            "the SignerInfo's digest {} is not among the SignedData's digestAlgorithms",
             ber::oid_text(si.digest)
-        )))
+        ))),
     }
 }
 
 /// Checks one SignerInfo against the content digest and the signer's key.
 pub(crate) fn verify_signer(
     si: &SignerInfo<'_>,
+    digest_algs: &[&[u8]],
     cert: &Certificate,
     content_digest: &[u8],
 ) -> Result<(), Error> {
-    let hash = content_hash(si)?;
+    let hash = content_hash(si, digest_algs)?;
     let spki = &cert.tbs_certificate.subject_public_key_info;
     let family = sig::signer_family(&spki.algorithm.oid, si.sig_alg)?;
     let what = format!(

@@ -245,3 +245,39 @@ fn fields_openssl_ignores_are_ignored() {
     let err = verify_bytes(&digest, &root(), at_2027()).unwrap_err();
     assert!(matches!(err, Error::Malformed(_)), "{err}");
 }
+
+#[test]
+fn without_signed_attributes_the_digest_is_picked_as_openssl_picks_it() {
+    let file = data("noattr.sh");
+    verify_bytes(&file, &root(), at_2027()).expect("signature over the content digest");
+    let sha256 = hex::decode("0609608648016503040201").unwrap();
+    let signer_digest = |der: &[u8]| {
+        let first = position(der, &sha256);
+        first + 1 + position(&der[first + 1..], &sha256)
+    };
+    // OpenSSL 3.0.19 (checked with the documented command): an OID it does not know in the
+    // SignerInfo's digestAlgorithm matches the first digestAlgorithms entry (SHA-256)...
+    let unknown = with_der(&file, |der| {
+        let at = signer_digest(der);
+        der[at + 6] = 0x23; // 2.16.840.1.101.35.4.2.1
+    });
+    verify_bytes(&unknown, &root(), at_2027()).expect("unknown digest OID, no signed attributes");
+    // ...but one it knows must be among them: AES-128-ECB or SHA-384 are refused.
+    for (at, byte) in [(9, 0x01), (10, 0x02)] {
+        let known = with_der(&file, |der| {
+            let s = signer_digest(der);
+            der[s + at] = byte;
+            if at == 9 {
+                der[s + 10] = 0x01;
+            }
+        });
+        let err = verify_bytes(&known, &root(), at_2027()).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)), "{err}");
+    }
+    // With signed attributes an unknown digest is refused.
+    let with_attrs = with_der(&data("valid.sh"), |der| {
+        let at = signer_digest(der);
+        der[at + 6] = 0x23;
+    });
+    assert!(verify_bytes(&with_attrs, &root(), at_2027()).is_err());
+}
