@@ -20,6 +20,7 @@ use x509_cert::ext::pkix::{
 use x509_cert::Certificate;
 
 use crate::error::Timestamp;
+use crate::names::same_name;
 use crate::sig::{self, cert_signature_alg};
 use crate::{Error, TrustAnchor};
 
@@ -126,7 +127,10 @@ fn may_have_issued(
     child: &Certificate,
     child_exts: &Exts,
 ) -> bool {
-    if issuer.tbs_certificate.subject != child.tbs_certificate.issuer {
+    if !same_name(
+        &issuer.tbs_certificate.subject,
+        &child.tbs_certificate.issuer,
+    ) {
         return false;
     }
     match (&child_exts.akid, &issuer_exts.skid) {
@@ -278,7 +282,7 @@ fn check_extensions(chain: &[(&Certificate, Exts)]) -> Result<(), Error> {
             }
             None => {
                 let v1_self_signed = cert.tbs_certificate.version == x509_cert::Version::V1
-                    && cert.tbs_certificate.subject == cert.tbs_certificate.issuer;
+                    && same_name(&cert.tbs_certificate.subject, &cert.tbs_certificate.issuer);
                 if i != last || !(v1_self_signed || e.key_usage.is_some()) {
                     return Err(Error::UntrustedChain(format!(
                         "issuer {name} has no basicConstraints extension, so it is not a CA"
@@ -301,7 +305,7 @@ fn check_extensions(chain: &[(&Certificate, Exts)]) -> Result<(), Error> {
                 }
             }
         }
-        if cert.tbs_certificate.subject != cert.tbs_certificate.issuer {
+        if !same_name(&cert.tbs_certificate.subject, &cert.tbs_certificate.issuer) {
             below += 1;
         }
     }

@@ -15,6 +15,7 @@ mod chain;
 mod digester;
 mod error;
 mod mime;
+mod names;
 mod sig;
 mod signer;
 mod trust;

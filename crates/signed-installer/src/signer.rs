@@ -14,6 +14,7 @@ use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::Certificate;
 
 use crate::ber::{self, Reader};
+use crate::names::same_name;
 use crate::sig::{self, Hash};
 use crate::Error;
 
@@ -204,10 +205,14 @@ pub(crate) fn signer_cert<'a>(
     let found = certs.iter().find(|c| match &si.sid {
         Sid::IssuerSerial { issuer, serial } => {
             c.tbs_certificate.serial_number.as_bytes() == *serial
-                && c.tbs_certificate
-                    .issuer
-                    .to_der()
-                    .is_ok_and(|n| n == *issuer)
+                && match x509_cert::name::Name::from_der(issuer) {
+                    Ok(name) => same_name(&c.tbs_certificate.issuer, &name),
+                    Err(_) => c
+                        .tbs_certificate
+                        .issuer
+                        .to_der()
+                        .is_ok_and(|n| n == *issuer),
+                }
         }
         Sid::KeyId(id) => c
             .tbs_certificate

@@ -281,3 +281,29 @@ fn without_signed_attributes_the_digest_is_picked_as_openssl_picks_it() {
     });
     assert!(verify_bytes(&with_attrs, &root(), at_2027()).is_err());
 }
+
+#[test]
+fn names_compare_as_openssl_compares_them() {
+    // The SignerInfo names its certificate by issuer and serial; OpenSSL compares names in
+    // canonical form (case and spacing ignored): a lowercased letter still finds the signer,
+    // another letter does not (both checked with the documented command).
+    let file = data("valid.sh");
+    let issuer_in_sid = |der: &[u8]| {
+        let needle = b"Fixture Intermediate";
+        der.windows(needle.len())
+            .rposition(|w| w == needle)
+            .expect("sid issuer")
+    };
+    let case = with_der(&file, |der| {
+        let at = issuer_in_sid(der);
+        der[at] = b'f';
+    });
+    verify_bytes(&case, &root(), at_2027()).expect("case-changed issuer name in the sid");
+    let other = with_der(&file, |der| {
+        let at = issuer_in_sid(der);
+        der[at + 7] = b'X';
+    });
+    let err = verify_bytes(&other, &root(), at_2027()).unwrap_err();
+    assert!(matches!(err, Error::UntrustedChain(_)), "{err}");
+    assert!(err.to_string().contains("not among the"), "{err}");
+}
