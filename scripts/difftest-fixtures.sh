@@ -71,5 +71,6 @@ sign long.sh signer "$out/long-lines.sh"
 # No signed attributes: the signature is over the content digest itself.
 sign script.sh signer "$out/noattr.sh" -noattr
 cp root.pem "$out/root.pem"
+cp int.pem "$out/intermediate.pem"
 openssl x509 -in root.pem -outform DER -out "$out/root.der"
 echo "fixtures written to $out"

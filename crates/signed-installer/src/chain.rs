@@ -152,9 +152,11 @@ pub(crate) fn verify_chain(
         .map(|a| exts(&a.cert))
         .collect::<Result<Vec<_>, _>>()?;
     let mut chain: Vec<(&Certificate, Exts)> = vec![(signer, exts(signer)?)];
-    // A signer that is an anchor itself is a chain of one.
+    // A signer that is an anchor itself starts at the anchor.
     let mut reached = anchors.iter().position(|a| &a.cert == signer);
-    while reached.is_none() {
+    // The chain ends at a self-issued trusted certificate (a root): without OpenSSL's
+    // partial-chain flag, a trusted intermediate still needs its root among the trusted.
+    while !reached.is_some_and(|i| self_issued(&anchors[i].cert)) {
         if chain.len() > MAX_DEPTH {
             return Err(Error::UntrustedChain(format!(
                 "the chain from {} is longer than {MAX_DEPTH} certificates",
@@ -169,12 +171,20 @@ pub(crate) fn verify_chain(
         let trusted = anchors
             .iter()
             .zip(&anchor_exts)
-            .position(|(a, e)| may_have_issued(&a.cert, e, child, child_exts));
+            .position(|(a, e)| &a.cert != child && may_have_issued(&a.cert, e, child, child_exts));
         if let Some(i) = trusted {
             check_signature(child, &anchors[i].cert)?;
             chain.push((&anchors[i].cert, exts(&anchors[i].cert)?));
             reached = Some(i);
             continue;
+        }
+        if let Some(i) = reached {
+            return Err(Error::UntrustedChain(format!(
+                "the trusted certificate {} is not a root (its issuer is {}) and its issuer is \
+                 not trusted; the trust file must hold the root",
+                anchors[i].subject(),
+                crate::trust::display_name(&anchors[i].cert.tbs_certificate.issuer)
+            )));
         }
         let mut next = None;
         for cand in pool {
@@ -210,6 +220,10 @@ pub(crate) fn verify_chain(
     }
     let subjects = chain.iter().map(|(c, _)| subject(c)).collect();
     Ok((subjects, reached.unwrap_or(0)))
+}
+
+fn self_issued(cert: &Certificate) -> bool {
+    same_name(&cert.tbs_certificate.subject, &cert.tbs_certificate.issuer)
 }
 
 fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), Error> {

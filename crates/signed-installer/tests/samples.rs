@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signed_installer::{
-    verify, verify_bytes, Digester, Error, TrustAnchor, DYNATRACE_ROOT_G1_SHA256,
+    verify, verify_any, verify_bytes, Digester, Error, TrustAnchor, DYNATRACE_ROOT_G1_SHA256,
 };
 
 fn data(name: &str) -> Vec<u8> {
@@ -306,4 +306,28 @@ fn names_compare_as_openssl_compares_them() {
     let err = verify_bytes(&other, &root(), at_2027()).unwrap_err();
     assert!(matches!(err, Error::UntrustedChain(_)), "{err}");
     assert!(err.to_string().contains("not among the"), "{err}");
+}
+
+#[test]
+fn a_trusted_intermediate_needs_its_root() {
+    // Like `openssl cms -verify -CAfile` without -partial_chain (checked): trusting only the
+    // intermediate is "unable to get issuer certificate"; with the root as well it verifies.
+    let file = data("valid.sh");
+    let intermediate = TrustAnchor::from_pem(&data("intermediate.pem")).unwrap();
+    let err = verify_any(
+        &parse(&file),
+        std::slice::from_ref(&intermediate),
+        at_2027(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::UntrustedChain(_)), "{err}");
+    assert!(err.to_string().contains("not a root"), "{err}");
+    let report = verify_any(&parse(&file), &[intermediate, root()], at_2027()).unwrap();
+    assert_eq!(report.root_sha256, root().sha256());
+}
+
+fn parse(file: &[u8]) -> signed_installer::Parsed {
+    let mut d = Digester::new();
+    d.update(file);
+    d.finish().expect("layout")
 }
