@@ -180,33 +180,38 @@ pub struct Verified {
     pub root: String,
 }
 
-/// Checks a download: `expected_sha256` if given, and the signature unless `skip_signature`
-/// (then a loud warning is printed; the caller records the skip). Both must pass.
+/// Checks a download: `expected_sha256` if given, and the signature with `sig`, the check the
+/// download fed. `sig: None` is the explicit opt-out (`--insecure-skip-signature`): the
+/// download fed nothing, a loud warning is printed and the caller records the skip. All checks
+/// asked for must pass.
 pub fn check_download(
     d: &Downloaded,
-    sig: SignatureCheck,
+    sig: Option<SignatureCheck>,
     expected_sha256: Option<&str>,
     trust: &Trust,
-    skip_signature: bool,
 ) -> anyhow::Result<Verified> {
-    check_download_at(
-        d,
-        sig,
-        expected_sha256,
-        trust,
-        skip_signature,
-        SystemTime::now(),
-    )
+    check_download_at(d, sig, expected_sha256, trust, SystemTime::now())
 }
 
 fn check_download_at(
     d: &Downloaded,
-    sig: SignatureCheck,
+    sig: Option<SignatureCheck>,
     expected_sha256: Option<&str>,
     trust: &Trust,
-    skip_signature: bool,
     now: SystemTime,
 ) -> anyhow::Result<Verified> {
+    let Some(sig) = sig else {
+        check_sha256(&d.path, &d.sha256, expected_sha256)?;
+        eprintln!(
+            "WARNING: the signature of {} was NOT verified (--insecure-skip-signature); \
+             anything could be in it",
+            d.path.display()
+        );
+        return Ok(Verified {
+            sha256: d.sha256.to_ascii_lowercase(),
+            root: "skipped".to_string(),
+        });
+    };
     let seen = sig.digester.file_len();
     if seen != d.bytes {
         return Err(failure(
@@ -224,7 +229,6 @@ fn check_download_at(
         sig.digester.finish(),
         expected_sha256,
         trust,
-        skip_signature,
         now,
     )
 }
@@ -262,9 +266,28 @@ fn verify_file_at(
         digester.finish(),
         expected_sha256,
         trust,
-        false,
         now,
     )
+}
+
+/// `--sha256`, when given, against the file's hash (hex).
+fn check_sha256(path: &Path, file_sha256: &str, expected: Option<&str>) -> anyhow::Result<()> {
+    let Some(expected) = expected.map(str::trim) else {
+        return Ok(());
+    };
+    if expected.eq_ignore_ascii_case(file_sha256) {
+        return Ok(());
+    }
+    Err(failure(
+        Kind::Verification,
+        format!(
+            "installer {} does not have the expected SHA-256: --sha256 says {expected}, the \
+             file has {} — the download is corrupt, tampered with, or not the version the hash \
+             was taken from",
+            path.display(),
+            file_sha256.to_ascii_lowercase()
+        ),
+    ))
 }
 
 /// The checks, at verification time `now`: `file_sha256` is the file's hash (hex), `parsed`
@@ -275,35 +298,11 @@ fn check_at(
     parsed: Result<Parsed, signed_installer::Error>,
     expected_sha256: Option<&str>,
     trust: &Trust,
-    skip_signature: bool,
     now: SystemTime,
 ) -> anyhow::Result<Verified> {
     let shown = path.display();
     let file_sha256 = file_sha256.to_ascii_lowercase();
-    if let Some(expected) = expected_sha256 {
-        let expected = expected.trim();
-        if !expected.eq_ignore_ascii_case(&file_sha256) {
-            return Err(failure(
-                Kind::Verification,
-                format!(
-                    "installer {shown} does not have the expected SHA-256: --sha256 says \
-                     {expected}, the file has {} — the download is corrupt, tampered with, or \
-                     not the version the hash was taken from",
-                    file_sha256
-                ),
-            ));
-        }
-    }
-    if skip_signature {
-        eprintln!(
-            "WARNING: the signature of {shown} was NOT verified (signature check skipped on \
-             request); anything could be in it"
-        );
-        return Ok(Verified {
-            sha256: file_sha256,
-            root: "skipped".to_string(),
-        });
-    }
+    check_sha256(path, &file_sha256, expected_sha256)?;
     let refused = |e: signed_installer::Error| {
         failure(
             Kind::Verification,
@@ -464,8 +463,8 @@ mod tests {
         for c in bytes.chunks(777) {
             sig.update(c);
         }
-        let v = check_download_at(&d, sig, Some(&d.sha256), &fixture_trust(), false, at_2027())
-            .unwrap();
+        let v =
+            check_download_at(&d, Some(sig), Some(&d.sha256), &fixture_trust(), at_2027()).unwrap();
         assert_eq!(v.sha256, d.sha256);
         assert!(v.root.contains("SHA-256"), "{}", v.root);
     }
@@ -493,24 +492,15 @@ mod tests {
 
     #[test]
     fn skipping_the_signature_still_checks_the_hash() {
-        let (d, sig) = downloaded("expired-signer.sh", 4096);
-        let v =
-            check_download_at(&d, sig, Some(&d.sha256), &fixture_trust(), true, at_2027()).unwrap();
+        let (d, _) = downloaded("expired-signer.sh", 4096);
+        let v = check_download_at(&d, None, Some(&d.sha256), &fixture_trust(), at_2027()).unwrap();
         assert_eq!(v.root, "skipped");
-        let (d, sig) = downloaded("expired-signer.sh", 4096);
-        let err = check_download_at(
-            &d,
-            sig,
-            Some(&"1".repeat(64)),
-            &fixture_trust(),
-            true,
-            at_2027(),
-        )
-        .unwrap_err();
+        let err = check_download_at(&d, None, Some(&"1".repeat(64)), &fixture_trust(), at_2027())
+            .unwrap_err();
         assert_eq!(kind_of(&err), Kind::Verification);
         // Without the skip, the expired signer is refused.
         let (d, sig) = downloaded("expired-signer.sh", 4096);
-        let err = check_download_at(&d, sig, None, &fixture_trust(), false, at_2027()).unwrap_err();
+        let err = check_download_at(&d, Some(sig), None, &fixture_trust(), at_2027()).unwrap_err();
         assert_eq!(kind_of(&err), Kind::Verification);
     }
 
@@ -518,7 +508,7 @@ mod tests {
     fn digester_and_download_disagreeing_is_an_internal_error() {
         let (mut d, sig) = downloaded("valid.sh", 4096);
         d.bytes += 1;
-        let err = check_download_at(&d, sig, None, &fixture_trust(), false, at_2027()).unwrap_err();
+        let err = check_download_at(&d, Some(sig), None, &fixture_trust(), at_2027()).unwrap_err();
         assert_eq!(kind_of(&err), Kind::Internal);
     }
 }
