@@ -63,7 +63,7 @@ impl Default for Options {
 pub struct Dtsim {
     url: String,
     cluster_token: String,
-    app: Arc<App>,
+    pub(crate) app: Arc<App>,
     shutdown: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     thread: Option<JoinHandle<()>>,
 }

@@ -247,3 +247,52 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One request over an in-memory connection whose peer claims to be `peer`: the admin gate
+    /// sees exactly what it would see from a real socket, and no packet leaves the process.
+    async fn get_from(app: &Arc<App>, peer: &str, path: &str) -> String {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let peer: SocketAddr = peer.parse().expect("test peer address");
+        tokio::spawn(connection(TokioIo::new(server), Arc::clone(app), peer));
+        let (mut rd, mut wr) = tokio::io::split(client);
+        let req = format!("GET {path} HTTP/1.1\r\nHost: dtsim\r\nConnection: close\r\n\r\n");
+        wr.write_all(req.as_bytes()).await.expect("write request");
+        let mut answer = String::new();
+        rd.read_to_string(&mut answer).await.expect("read answer");
+        answer
+    }
+
+    #[test]
+    fn admin_routes_answer_loopback_peers_only() {
+        let sim = crate::Dtsim::start().expect("dtsim starts");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let app = &sim.app;
+            for remote in ["192.0.2.7:40000", "[2001:db8::7]:40000"] {
+                let r = get_from(app, remote, "/__dtsim/requests").await;
+                assert!(r.starts_with("HTTP/1.1 403"), "{remote}: {r}");
+                assert!(r.contains("\"code\":403"), "{r}");
+                // The API itself answers remote peers (and asks them for a token).
+                let r = get_from(app, remote, "/api/cluster/v2/environments").await;
+                assert!(r.starts_with("HTTP/1.1 401"), "{remote}: {r}");
+            }
+            for local in [
+                "127.0.0.1:40000",
+                "127.8.9.10:40000",
+                "[::1]:40000",
+                "[::ffff:127.0.0.1]:40000",
+            ] {
+                let r = get_from(app, local, "/__dtsim/requests").await;
+                assert!(r.starts_with("HTTP/1.1 200"), "{local}: {r}");
+            }
+        });
+    }
+}
