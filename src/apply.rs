@@ -247,7 +247,9 @@ impl<'a> Run<'a> {
             .iter()
             .any(|a| matches!(a, Action::Repoint { .. }));
 
-        // Load the signature trust before any token exists: a bad CA file fails early.
+        // Settings first (no request), then the signature trust before any token exists: a
+        // missing URL or token, or a bad CA file, fails before anything is created.
+        net.preflight()?;
         let trust = match &download_version {
             Some(_) => Some(verify::load_trust(
                 cfg.installer_ca_file.as_deref(),

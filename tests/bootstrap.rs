@@ -299,6 +299,24 @@ fn exit_3_for_bad_templates_flags_and_values() {
         .run()
         .code(3)
         .stderr_has("loopback");
+    // No Dynatrace address or no token: a configuration error before any request, even
+    // before the default installer root would be fetched (no --installer-ca-file here).
+    let state = w.state.display().to_string();
+    let install = w.install.display().to_string();
+    let base = ["apply", "--tenant", "abc-p1", "--state-dir", &state];
+    let no_url = [&base[..], &["--install-path", &install]].concat();
+    w.bare(&no_url)
+        .env("DT_CLUSTER_TOKEN", &w.sim.cluster_token())
+        .run()
+        .code(3)
+        .stderr_has("--cluster-url");
+    let url = w.sim.url();
+    let no_token = [&no_url[..], &["--cluster-url", &url]].concat();
+    w.bare(&no_token)
+        .run()
+        .code(3)
+        .stderr_has("a token is needed")
+        .requests(&[]);
     let j = w.cmd("apply").args(&["--sha256", "xyz", "--json"]).run();
     j.code(3);
     assert_eq!(j.json()["exitCode"], 3);

@@ -98,6 +98,26 @@ impl<'c> Network<'c> {
         self.cfg.api_url_for(&self.tenant()?.id)
     }
 
+    /// What the network phase needs, checked before its first request (so a missing URL or
+    /// token is a configuration error, not a network failure after a root-certificate fetch):
+    /// a tenant, its API URL and a way to get a download token.
+    pub fn preflight(&self) -> Result<()> {
+        self.api_url()?;
+        match (&self.cfg.cluster_token, &self.cfg.api_token) {
+            (Some(_), _) if self.cfg.cluster_url.is_none() => Err(failure(
+                Kind::Config,
+                "a cluster token is set but no --cluster-url (DT_CLUSTER_URL)",
+            )),
+            (None, None) => Err(failure(
+                Kind::Config,
+                "a token is needed to download the installer: give a cluster token \
+                 (--cluster-token-file or DT_CLUSTER_TOKEN) or an API token \
+                 (--api-token-file or DT_API_TOKEN)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Makes sure the tenant exists (with a cluster token); the token-management token when
     /// creating it gave us one.
     fn ensure_tenant(&self) -> Result<Option<Secret>> {
@@ -153,6 +173,7 @@ impl<'c> Network<'c> {
                 "the installer token was already revoked in this run",
             ));
         }
+        self.preflight()?;
         let created_token = self.ensure_tenant()?;
         let tenant = self.tenant()?;
         let api_url = self.api_url()?;
@@ -194,14 +215,7 @@ impl<'c> Network<'c> {
                 let cluster_url = self.cfg.cluster_url.as_deref().unwrap_or_default();
                 cluster::token_management_token(client, cluster_url, cluster_token, &tenant.id)?
             }
-            (None, None) => {
-                return Err(failure(
-                    Kind::Config,
-                    "a token is needed to download the installer: give a cluster token \
-                     (--cluster-token-file or DT_CLUSTER_TOKEN) or an API token \
-                     (--api-token-file or DT_API_TOKEN)",
-                ))
-            }
+            (None, None) => return Err(failure(Kind::Internal, "no token passed the preflight")),
         };
         let guard = MintedGuard::mint(client, &api_url, &management, &label)?;
         self.out.step(format!(
