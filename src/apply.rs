@@ -5,6 +5,8 @@
 //! download; the minted token is revoked as soon as the download ends, on every path) ->
 //! verify -> install / oneagentctl / uninstall -> observe again and confirm the plan is now
 //! empty -> status.json. Status is written at each stage; temp files go with their TempDir.
+//! A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase, after the
+//! download and before each local step; it fails the run through this same error path.
 
 mod network;
 
@@ -23,6 +25,7 @@ use crate::install;
 use crate::lock;
 use crate::plan::{self, Action, Desired, Ensure, Plan, Remote};
 use crate::report::{self, ActionReport, Reporter, State, Status};
+use crate::signals;
 use crate::tenant::{self, Tenant};
 use crate::verify;
 
@@ -147,6 +150,9 @@ impl<'a> Run<'a> {
         self.locked = true;
         remove_stale_downloads(&cfg.state_dir, self.out);
         self.previous = report::read_status(&cfg.state_dir);
+        signals::check(Kind::Api, || {
+            "after taking the lock; nothing was changed".into()
+        })?;
 
         let facts = gather_facts(cfg)?;
         let tenant = tenant::resolve(&cfg.tenant, &facts)?;
@@ -179,6 +185,9 @@ impl<'a> Run<'a> {
         let mut remote = None;
         let mut plan = plan::plan(&desired, &observed, None);
         if plan.needs_remote {
+            signals::check(Kind::Api, || {
+                "before asking Dynatrace for the target version; nothing was changed".into()
+            })?;
             self.out
                 .step("asking Dynatrace for the target version (--upgrade)");
             let target = net.target_version()?;
@@ -237,6 +246,9 @@ impl<'a> Run<'a> {
         tenant: Option<&Tenant>,
     ) -> Result<()> {
         let cfg = self.cfg;
+        signals::check(Kind::Api, || {
+            "before the download and the changes; nothing was changed".into()
+        })?;
         let download_version = plan.actions.iter().find_map(|a| match a {
             Action::Install { version, .. } => Some(version.to_string()),
             Action::Upgrade { to, .. } => Some(to.to_string()),
@@ -299,6 +311,10 @@ impl<'a> Run<'a> {
             };
             // The token's only job is done: revoke it now, whatever the download's result.
             net.revoke();
+            // Whatever the download's own error, a stopped run says why it stopped.
+            signals::check(Kind::Api, || {
+                format!("while downloading OneAgent {version}; nothing was installed")
+            })?;
             let downloaded = downloaded?;
             self.out.step(format!(
                 "downloaded {} bytes, sha256 {}",
@@ -318,7 +334,24 @@ impl<'a> Run<'a> {
         net.revoke();
 
         let log = cfg.state_dir.join("last-install.log");
-        for action in &plan.actions {
+        for (i, action) in plan.actions.iter().enumerate() {
+            // Exit 4 while nothing local has run yet, 6 once the host may be half-changed.
+            if i == 0 {
+                signals::check(Kind::Api, || {
+                    format!(
+                        "before the {} step; nothing on the host was changed",
+                        action.kind()
+                    )
+                })?;
+            } else {
+                signals::check(Kind::Installer, || {
+                    format!(
+                        "before the {} step, after earlier steps changed the host; see {}",
+                        action.kind(),
+                        log.display()
+                    )
+                })?;
+            }
             match action {
                 Action::Install { .. } | Action::Upgrade { .. } => {
                     let Some((_, d)) = &installer else {

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{failure, Kind};
 use crate::http::{Attempt, Call, Client, Method};
 use crate::secret::Secret;
+use crate::signals;
 
 use progress::Progress;
 
@@ -77,7 +78,8 @@ pub fn download_installer(
     c.stream(&call, &[200], |resp| {
         check.reset();
         let total = resp.body().content_length();
-        let mut body = resp.into_body().into_reader();
+        // Read on a helper thread so a SIGTERM/SIGINT stops even a stalled download at once.
+        let mut body = signals::interruptible(resp.into_body().into_reader());
         let result = write_body(c, &call, &mut body, &path, total, check, progress);
         if result.is_err() {
             // Never leave a partial installer behind, whether or not a retry follows.
@@ -107,7 +109,20 @@ fn write_body(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(c.body_failure(call, e)),
+            Err(e) => {
+                return Err(match signals::is_interruption(&e) {
+                    // Never retried: the run is being stopped.
+                    Some(sig) => Attempt::Fail(signals::interrupted(
+                        sig,
+                        Kind::Api,
+                        &format!(
+                            "while downloading the OneAgent installer from {}",
+                            crate::http::strip_url(call.url)
+                        ),
+                    )),
+                    None => c.body_failure(call, e),
+                });
+            }
         };
         let chunk = &buf[..n];
         hasher.update(chunk);

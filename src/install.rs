@@ -1,7 +1,8 @@
 //! Running OneAgent's programs: the installer, oneagentctl and uninstall.sh.
 //!
 //! Each runs in its own process group under a timeout; on timeout the whole group is killed
-//! (an installer forks helpers that would otherwise outlive us). Our own token variables are
+//! (an installer forks helpers that would otherwise outlive us); on SIGINT/SIGTERM to us it is
+//! sent SIGTERM, then SIGKILL after a short grace (signals.rs). Our own token variables are
 //! removed from their environment: they need none of our secrets. The installer's and
 //! uninstaller's output goes to `<state-dir>/last-install.log` (0600), kept for the operator.
 
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::error::{failure, Kind, ResultExt};
+use crate::signals::{self, Signal};
 
 /// oneagentctl only reads or writes a config file; anything slower is stuck.
 const ONEAGENTCTL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -45,54 +47,110 @@ fn prepare(cmd: &mut Command) {
     }
 }
 
-/// Waits for `child`; on timeout kills its process group and returns `None`.
-fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+/// How a wait for a child ended.
+#[derive(Debug)]
+pub enum Waited<T> {
+    Finished(T),
+    /// The timeout passed; the process group was killed.
+    TimedOut,
+    /// SIGINT/SIGTERM reached us while it ran; its process group was stopped.
+    Interrupted(Signal),
+}
+
+/// After SIGTERM, how long the group's leader gets to exit before the group is killed.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits for `child`; on timeout kills its process group. When we are asked to stop
+/// (signals.rs), sends the group SIGTERM, then SIGKILL after a short grace. A child started
+/// after the signal (cleanup, such as reading the host state for status.json) is not
+/// interrupted: it runs under its timeout like any other.
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<Waited<ExitStatus>> {
+    let interruptible = signals::received().is_none();
     let deadline = Instant::now() + timeout;
     // Short first pauses: oneagentctl answers in milliseconds and a converged run must be fast.
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
+            return Ok(Waited::Finished(status));
+        }
+        if let Some(sig) = signals::received().filter(|_| interruptible) {
+            stop_group(child)?;
+            return Ok(Waited::Interrupted(sig));
         }
         let now = Instant::now();
         if now >= deadline {
-            kill_group(child);
+            kill_group(child, libc::SIGKILL);
             child.wait()?;
-            return Ok(None);
+            return Ok(Waited::TimedOut);
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
-fn kill_group(child: &Child) {
+/// SIGTERM to the group, up to [`STOP_GRACE`] for the leader to exit, then SIGKILL to whatever
+/// is left of the group (helpers that ignored SIGTERM), then reap the leader. The leader is
+/// not reaped before the SIGKILL, so the group id cannot have been reused by then.
+fn stop_group(child: &mut Child) -> std::io::Result<()> {
+    kill_group(child, libc::SIGTERM);
+    let until = Instant::now() + STOP_GRACE;
+    while !exited_unreaped(child) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill_group(child, libc::SIGKILL);
+    child.wait().map(|_| ())
+}
+
+/// Whether `child` has exited, leaving it to be reaped (waitid with WNOWAIT).
+fn exited_unreaped(child: &Child) -> bool {
+    let pid: libc::id_t = child.id();
+    // SAFETY: waitid writes only into the zeroed siginfo we own; WNOWAIT leaves the child
+    // waitable, WNOHANG makes it a poll.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        // si_pid stays 0 while the child still runs; an error means there is nothing to wait for.
+        rc != 0 || info.si_pid() != 0
+    }
+}
+
+fn kill_group(child: &Child, sig: libc::c_int) {
     if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: killpg only sends a signal; the group id is our child's own (process_group(0)).
         unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
+            libc::killpg(pgid, sig);
         }
     }
 }
 
-/// Runs a command with captured output under a timeout (`Ok(None)` = timed out).
-pub fn run_captured(mut cmd: Command, timeout: Duration) -> std::io::Result<Option<Captured>> {
+/// Runs a command with captured output under a timeout (see [`Waited`]).
+pub fn run_captured(mut cmd: Command, timeout: Duration) -> std::io::Result<Waited<Captured>> {
     prepare(&mut cmd);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let out = child.stdout.take().map(reader_thread);
     let err = child.stderr.take().map(reader_thread);
-    let status = wait_or_kill(&mut child, timeout)?;
+    let waited = wait_or_kill(&mut child, timeout)?;
     let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
         h.and_then(|h| h.join().ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     };
     let (stdout, stderr) = (join(out), join(err));
-    Ok(status.map(|status| Captured {
-        status,
-        stdout,
-        stderr,
-    }))
+    Ok(match waited {
+        Waited::Finished(status) => Waited::Finished(Captured {
+            status,
+            stdout,
+            stderr,
+        }),
+        Waited::TimedOut => Waited::TimedOut,
+        Waited::Interrupted(sig) => Waited::Interrupted(sig),
+    })
 }
 
 fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
@@ -131,11 +189,21 @@ pub fn oneagentctl(install_path: &Path, args: &[String], secrets: &[&str]) -> Re
     let shown = || format!("{} {}", ctl.display(), shown_args(args));
     let captured = run_captured(cmd, ONEAGENTCTL_TIMEOUT)
         .kind(Kind::Installer, || format!("could not run {}", shown()))?;
-    let Some(c) = captured else {
-        return Err(failure(
-            Kind::Installer,
-            format!("{} did not finish within {ONEAGENTCTL_TIMEOUT:?}", shown()),
-        ));
+    let c = match captured {
+        Waited::Finished(c) => c,
+        Waited::TimedOut => {
+            return Err(failure(
+                Kind::Installer,
+                format!("{} did not finish within {ONEAGENTCTL_TIMEOUT:?}", shown()),
+            ))
+        }
+        Waited::Interrupted(sig) => {
+            return Err(signals::interrupted(
+                sig,
+                Kind::Installer,
+                &format!("while {} ran; it was stopped", shown()),
+            ))
+        }
     };
     if !c.status.success() {
         return Err(failure(
@@ -190,7 +258,15 @@ pub fn run_script(
     let status = wait_or_kill(&mut child, timeout)
         .kind(Kind::Installer, || format!("waiting for the {what}"))?;
     match status {
-        None => Err(failure(
+        Waited::Interrupted(sig) => Err(signals::interrupted(
+            sig,
+            Kind::Installer,
+            &format!(
+                "while the {what} ran; its process group was killed; see {}",
+                log.display()
+            ),
+        )),
+        Waited::TimedOut => Err(failure(
             Kind::Installer,
             format!(
                 "the {what} did not finish within {}; its process group was killed; output in {}",
@@ -198,7 +274,7 @@ pub fn run_script(
                 log.display()
             ),
         )),
-        Some(s) if !s.success() => Err(failure(
+        Waited::Finished(s) if !s.success() => Err(failure(
             Kind::Installer,
             format!(
                 "the {what} failed ({s}){}; full output in {}",
@@ -206,7 +282,7 @@ pub fn run_script(
                 log.display()
             ),
         )),
-        Some(_) => Ok(()),
+        Waited::Finished(_) => Ok(()),
     }
 }
 
@@ -318,8 +394,10 @@ mod tests {
             },
             Duration::from_secs(10),
         )
-        .unwrap()
         .unwrap();
+        let Waited::Finished(c) = c else {
+            panic!("did not finish: {c:?}");
+        };
         assert_eq!(c.stdout, "out\n");
         assert_eq!(c.stderr, "err\n");
         assert_eq!(c.status.code(), Some(4));

@@ -17,6 +17,7 @@ mod lock;
 mod plan;
 mod report;
 mod secret;
+mod signals;
 mod tenant;
 mod token;
 mod verify;
@@ -84,6 +85,16 @@ fn main() -> ExitCode {
         quiet: cfg.quiet,
         verbose: cfg.verbose,
     };
+    if matches!(cmd, Cmd::Apply | Cmd::Demo) {
+        // These change the host: a SIGINT/SIGTERM must end them through the cleanup (token
+        // revoked, download removed, installer stopped, status.json Failed), not at once.
+        if let Err(e) = signals::install() {
+            out.warn(format!(
+                "{}; a SIGINT/SIGTERM will end this run without cleaning up",
+                one_line(&e)
+            ));
+        }
+    }
     match cmd {
         Cmd::Apply => converge(&cfg, Mode::Apply, out, started),
         Cmd::Check => converge(&cfg, Mode::Check, out, started),

@@ -291,16 +291,162 @@ impl<'w> Run<'w> {
             world: self.world,
             args: self.args,
             code: out.status.code().unwrap_or(-1),
+            signal: std::os::unix::process::ExitStatusExt::signal(&out.status),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
 }
 
+/// A run still going (for tests that signal it): its output is collected on threads so the
+/// pipes never fill up.
+pub struct Running<'w> {
+    world: &'w World,
+    args: Vec<String>,
+    child: std::process::Child,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl<'w> Run<'w> {
+    pub fn start(self) -> Running<'w> {
+        let world = self.world;
+        let args = self.args.clone();
+        let mut child = self.spawn();
+        let collect = |r: Option<Box<dyn std::io::Read + Send>>| {
+            r.map(|mut r| {
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let _ = r.read_to_end(&mut buf);
+                    String::from_utf8_lossy(&buf).into_owned()
+                })
+            })
+        };
+        let stdout = collect(child.stdout.take().map(|r| Box::new(r) as _));
+        let stderr = collect(child.stderr.take().map(|r| Box::new(r) as _));
+        Running {
+            world,
+            args,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl<'w> Running<'w> {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `sig` to the binary (only to it, not to its process group).
+    pub fn signal(&self, sig: i32) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: kill only sends a signal, to our own child.
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {sig}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Waits up to `within` for the exit; past that the binary is killed and the test fails.
+    #[track_caller]
+    pub fn finish(mut self, within: std::time::Duration) -> Done<'w> {
+        let deadline = std::time::Instant::now() + within;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break Some(s);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let join = |h: Option<std::thread::JoinHandle<String>>| {
+            h.and_then(|h| h.join().ok()).unwrap_or_default()
+        };
+        let done = Done {
+            world: self.world,
+            args: self.args,
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+            stdout: join(self.stdout.take()),
+            stderr: join(self.stderr.take()),
+        };
+        assert!(
+            status.is_some(),
+            "still running after {within:?}; killed{}",
+            done.dump()
+        );
+        done
+    }
+}
+
+/// A process seen in /proc: pid, process group, state letter, command line (NULs as spaces).
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: u32,
+    pub pgid: u32,
+    pub state: char,
+    pub cmdline: String,
+}
+
+/// Every process this user can see in /proc (processes that end while we look are skipped).
+pub fn processes() -> Vec<Proc> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) S ppid pgrp ...": comm may hold spaces and parentheses; split after the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(state), Some(pgid)) = (
+            fields.first().and_then(|s| s.chars().next()),
+            fields.get(2).and_then(|s| s.parse::<u32>().ok()),
+        ) else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        out.push(Proc {
+            pid,
+            pgid,
+            state,
+            cmdline,
+        });
+    }
+    out
+}
+
+/// Processes still running (not zombies) in process group `pgid`.
+pub fn alive_in_group(pgid: u32) -> Vec<Proc> {
+    processes()
+        .into_iter()
+        .filter(|p| p.pgid == pgid && !matches!(p.state, 'Z' | 'X'))
+        .collect()
+}
+
 pub struct Done<'w> {
     world: &'w World,
     pub args: Vec<String>,
     pub code: i32,
+    /// The signal that ended the binary, if one did (then `code` is -1).
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -310,9 +456,10 @@ impl Done<'_> {
         let status = std::fs::read_to_string(self.world.state.join("status.json"))
             .unwrap_or_else(|_| "(none)".into());
         format!(
-            "\n--- command: oneagent-bootstrap {}\n--- exit: {}\n--- stdout:\n{}\n--- stderr:\n{}\n--- dtsim requests:\n{}\n--- status.json:\n{}\n",
+            "\n--- command: oneagent-bootstrap {}\n--- exit: {} (signal {:?})\n--- stdout:\n{}\n--- stderr:\n{}\n--- dtsim requests:\n{}\n--- status.json:\n{}\n",
             self.args.join(" "),
             self.code,
+            self.signal,
             self.stdout,
             self.stderr,
             self.world

@@ -1,0 +1,229 @@
+//! SIGTERM to a running `apply` (Puppet's exec timeout, Ansible's async timeout, systemd,
+//! Ctrl-C): the real binary against dtsim, stopped mid-download and mid-install.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use dtsim::{Fault, Options};
+use harness::{alive_in_group, find_token, processes, World};
+
+const INSTALLER: &str = "/e/*/api/v1/deployment/installer/agent/*";
+
+/// Polls `what` every 20 ms until it holds, for up to `within`.
+#[track_caller]
+fn wait_for(within: Duration, label: &str, mut what: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !what() {
+        assert!(Instant::now() < deadline, "timed out waiting for {label}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn download_dirs(w: &World) -> Vec<String> {
+    std::fs::read_dir(&w.state)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".download-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The minted token was deleted (204) and dtsim no longer counts it alive.
+#[track_caller]
+fn assert_minted_token_revoked(w: &World) {
+    let log = w.sim.requests();
+    let delete = log
+        .iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap_or_else(|| panic!("no DELETE in {log:?}"));
+    assert_eq!(delete.status, 204, "{log:?}");
+    let id = delete.path.rsplit('/').next().unwrap_or_default();
+    let tokens = w.admin("/__dtsim/tokens");
+    let minted = tokens
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["id"] == id))
+        .unwrap_or_else(|| panic!("dtsim does not know token {id}: {tokens}"));
+    assert_eq!(minted["alive"], false, "minted token {id} still alive");
+}
+
+/// No token in the run's output or in any file left under the state dir.
+#[track_caller]
+fn assert_no_secrets(w: &World, r: &harness::Done) {
+    let mut texts = vec![
+        ("stdout".to_string(), r.stdout.clone()),
+        ("stderr".to_string(), r.stderr.clone()),
+    ];
+    for f in World::files_under(&w.state) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
+        texts.push((f.display().to_string(), text));
+    }
+    let cluster = w.sim.cluster_token();
+    for (what, t) in &texts {
+        assert!(!t.contains(&cluster), "cluster token leaked into {what}");
+        assert_eq!(find_token(t), None, "a token leaked into {what}: {t}");
+    }
+}
+
+/// A world whose installer is big enough for a stall after the first 64 KiB.
+fn world_with_stalled_download() -> World {
+    let w = World::with(Options {
+        installer_size: Some(1 << 20),
+        ..Options::default()
+    });
+    w.fault(
+        "GET",
+        INSTALLER,
+        Fault::Stall {
+            after_bytes: 64 << 10,
+            ms: 20_000,
+        },
+    );
+    w
+}
+
+/// Starts `apply`, waits until the stalled installer GET has been answered and the partial
+/// download is on disk, then half a second more.
+fn start_and_wait_for_stall(w: &World) -> harness::Running<'_> {
+    let run = w.cmd("apply").start();
+    wait_for(Duration::from_secs(10), "the installer GET", || {
+        w.sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/deployment/installer/agent/unix/"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        download_dirs(w).len(),
+        1,
+        "no download dir during the download"
+    );
+    run
+}
+
+#[test]
+fn sigterm_during_a_stalled_download_revokes_cleans_up_and_exits_4() {
+    let w = world_with_stalled_download();
+    let run = start_and_wait_for_stall(&w);
+    let signalled = Instant::now();
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(8));
+    let took = signalled.elapsed();
+    eprintln!("download: exited {took:?} after SIGTERM");
+    r.code(4)
+        .stderr_has(
+            "interrupted by SIGTERM while downloading OneAgent latest; nothing was installed",
+        )
+        .stderr_has("revoked installer download token");
+    r.check(
+        took < Duration::from_secs(2),
+        &format!("exit took {took:?}"),
+    );
+    assert_minted_token_revoked(&w);
+    assert!(!w.installed());
+    assert_eq!(download_dirs(&w), Vec::<String>::new(), "download dir left");
+    let status = w.status_json();
+    assert_eq!(status["state"], "Failed", "{status}");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("exit 4: interrupted by SIGTERM while downloading OneAgent"),
+        "{status}"
+    );
+    assert_no_secrets(&w, &r);
+}
+
+#[test]
+fn sigterm_while_the_installer_hangs_kills_its_group_and_exits_6() {
+    let w = World::new();
+    w.fault("GET", INSTALLER, Fault::InstallerHangs);
+    let run = w.cmd("apply").args(&["--installer-timeout", "60s"]).start();
+    // The installer is `sh <state>/.download-XXX/<file> ...`; the state dir is this test's own.
+    let state = w.state.display().to_string();
+    let mut installer = None;
+    wait_for(Duration::from_secs(10), "the installer process", || {
+        installer = processes()
+            .into_iter()
+            .find(|p| p.cmdline.contains(&state) && p.cmdline.contains("INSTALL_PATH="));
+        installer.is_some()
+    });
+    let installer = installer.unwrap_or_else(|| unreachable!());
+    // It is in its own group (not ours), and has reached its endless `sleep 1` loop.
+    assert_eq!(installer.pid, installer.pgid, "{installer:?}");
+    let log = w.state.join("last-install.log");
+    wait_for(Duration::from_secs(5), "the installer's hang", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Installing OneAgent"))
+            && alive_in_group(installer.pgid).len() >= 2
+    });
+
+    let signalled = Instant::now();
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(8));
+    let took = signalled.elapsed();
+    eprintln!("installer: exited {took:?} after SIGTERM");
+    r.code(6).stderr_has(&format!(
+        "interrupted by SIGTERM while the installer ran; its process group was killed; see {}",
+        log.display()
+    ));
+    r.check(
+        took < Duration::from_secs(4),
+        &format!("exit took {took:?}"),
+    );
+    // SIGKILLed members may need a moment to turn into zombies.
+    let mut left = Vec::new();
+    let gone = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < gone {
+        left = alive_in_group(installer.pgid);
+        left.extend(
+            processes()
+                .into_iter()
+                .filter(|p| p.cmdline.contains(&state) && !matches!(p.state, 'Z' | 'X')),
+        );
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(left.is_empty(), "installer processes survived: {left:?}");
+    assert!(!w.installed());
+    assert_eq!(download_dirs(&w), Vec::<String>::new(), "download dir left");
+    let status = w.status_json();
+    assert_eq!(status["state"], "Failed", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("exit 6: interrupted by SIGTERM while the installer ran"),
+        "{status}"
+    );
+    assert_minted_token_revoked(&w);
+    assert_no_secrets(&w, &r);
+}
+
+#[test]
+fn a_second_signal_ends_a_cleanup_that_hangs() {
+    let w = world_with_stalled_download();
+    // The revoke (the cleanup's one request) hangs far longer than anyone would wait.
+    w.fault(
+        "DELETE",
+        "/e/*/api/v2/apiTokens/*",
+        Fault::Delay { ms: 30_000 },
+    );
+    let run = start_and_wait_for_stall(&w);
+    run.signal(libc::SIGTERM);
+    // Stuck in the revoke: still running a second later.
+    std::thread::sleep(Duration::from_secs(1));
+    let signalled = Instant::now();
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(5));
+    r.check(
+        r.signal == Some(libc::SIGTERM),
+        "the second SIGTERM did not end the process by its default action",
+    );
+    r.check(
+        signalled.elapsed() < Duration::from_secs(1),
+        "the second SIGTERM took too long",
+    );
+    assert!(!w.installed());
+}
