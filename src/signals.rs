@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -153,8 +153,12 @@ const CHUNK: usize = 64 * 1024;
 /// process). The error says so through [`is_interruption`]; its kind is `Other`, not
 /// `Interrupted`, which generic readers take as "try again".
 pub struct Interruptible {
-    rx: Receiver<io::Result<Vec<u8>>>,
+    /// Full-size buffers and how many bytes of each were read.
+    rx: Receiver<io::Result<(Vec<u8>, usize)>>,
+    /// Consumed buffers go back to the reader (no allocation per chunk).
+    back: Sender<Vec<u8>>,
     pending: Vec<u8>,
+    len: usize,
     at: usize,
     flag: &'static Flag,
     done: bool,
@@ -168,17 +172,15 @@ pub fn interruptible(inner: impl Read + Send + 'static) -> Interruptible {
 impl Interruptible {
     fn with_flag(mut inner: impl Read + Send + 'static, flag: &'static Flag) -> Interruptible {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
+        let (back, recycled) = mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || loop {
-            let mut buf = vec![0u8; CHUNK];
+            let mut buf = recycled.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
             let item = match inner.read(&mut buf) {
-                Ok(n) => {
-                    buf.truncate(n);
-                    Ok(buf)
-                }
+                Ok(n) => Ok((buf, n)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
             };
-            let end = !matches!(&item, Ok(b) if !b.is_empty());
+            let end = !matches!(&item, Ok((_, n)) if *n > 0);
             // A send error: the consumer gave up (interrupted or failed); stop reading.
             if tx.send(item).is_err() || end {
                 return;
@@ -186,7 +188,9 @@ impl Interruptible {
         });
         Interruptible {
             rx,
+            back,
             pending: Vec::new(),
+            len: 0,
             at: 0,
             flag,
             done: false,
@@ -219,8 +223,8 @@ impl Read for Interruptible {
             if let Some(sig) = self.flag.received() {
                 return Err(io::Error::other(InterruptedRead(sig)));
             }
-            if self.at < self.pending.len() {
-                let n = buf.len().min(self.pending.len() - self.at);
+            if self.at < self.len {
+                let n = buf.len().min(self.len - self.at);
                 buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
                 self.at += n;
                 return Ok(n);
@@ -229,9 +233,14 @@ impl Read for Interruptible {
                 return Ok(0);
             }
             match self.rx.recv_timeout(POLL) {
-                Ok(Ok(chunk)) => {
-                    self.done = chunk.is_empty();
-                    self.pending = chunk;
+                Ok(Ok((chunk, len))) => {
+                    self.done = len == 0;
+                    let used = std::mem::replace(&mut self.pending, chunk);
+                    if !used.is_empty() {
+                        // The reader may have ended already; then the buffer is just freed.
+                        let _ = self.back.send(used);
+                    }
+                    self.len = len;
                     self.at = 0;
                 }
                 Ok(Err(e)) => {
