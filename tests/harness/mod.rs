@@ -309,10 +309,31 @@ pub struct Running<'w> {
 }
 
 impl<'w> Run<'w> {
+    /// Spawns the binary and returns at once. It starts with the default action for SIGINT and
+    /// SIGTERM whatever this test process inherited (a runner started in the background has
+    /// SIGINT ignored, which the binary would keep).
     pub fn start(self) -> Running<'w> {
+        use std::os::unix::process::CommandExt;
         let world = self.world;
         let args = self.args.clone();
-        let mut child = self.spawn();
+        let mut cmd = self.command();
+        // SAFETY: only signal(2) runs between fork and exec, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                for sig in [libc::SIGINT, libc::SIGTERM] {
+                    if libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
         let collect = |r: Option<Box<dyn std::io::Read + Send>>| {
             r.map(|mut r| {
                 std::thread::spawn(move || {
@@ -337,6 +358,10 @@ impl<'w> Run<'w> {
 impl<'w> Running<'w> {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends `sig` to the binary (only to it, not to its process group).
