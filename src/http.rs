@@ -217,7 +217,7 @@ impl Client {
                     self.tries
                 );
             }
-            std::thread::sleep(wait);
+            pause(wait, || format!("while waiting to retry: {}", call.doing))?;
             slept += wait;
             attempt += 1;
         }
@@ -278,6 +278,21 @@ impl Client {
             (Method::Put, Some(body)) => with_auth!(agent.put(call.url)).send_json(body),
             (Method::Put, None) => with_auth!(agent.put(call.url)).send_empty(),
         }
+    }
+}
+
+/// Sleeps `wait` in short slices so a SIGINT/SIGTERM ends a retry pause (which may be 30 s when
+/// the server asks for it) at once, through the run's normal cleanup.
+fn pause(wait: Duration, during: impl Fn() -> String) -> anyhow::Result<()> {
+    const SLICE: Duration = Duration::from_millis(50);
+    let until = std::time::Instant::now() + wait;
+    loop {
+        crate::signals::check(Kind::Api, &during)?;
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(SLICE));
     }
 }
 

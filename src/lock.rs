@@ -70,6 +70,10 @@ pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result
         if let Some(f) = on_wait.take() {
             f();
         }
+        // A SIGINT/SIGTERM ends the wait (exit 7: the other run still holds the lock).
+        crate::signals::check(Kind::Locked, || {
+            format!("while waiting for the lock {}", path.display())
+        })?;
         let waited = started.elapsed();
         if waited >= timeout {
             return Err(failure(

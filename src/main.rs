@@ -85,9 +85,10 @@ fn main() -> ExitCode {
         quiet: cfg.quiet,
         verbose: cfg.verbose,
     };
-    if matches!(cmd, Cmd::Apply | Cmd::Demo) {
-        // These change the host: a SIGINT/SIGTERM must end them through the cleanup (token
-        // revoked, download removed, installer stopped, status.json Failed), not at once.
+    if matches!(cmd, Cmd::Apply | Cmd::Check | Cmd::Demo) {
+        // These change the host or mint a token (`check --upgrade`): a SIGINT/SIGTERM must end
+        // them through the cleanup (token revoked, download removed, installer stopped,
+        // status.json Failed), not at once.
         if let Err(e) = signals::install() {
             out.warn(format!(
                 "{}; a SIGINT/SIGTERM will end this run without cleaning up",

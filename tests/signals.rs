@@ -241,3 +241,56 @@ fn a_second_signal_ends_a_cleanup_that_hangs() {
     );
     assert!(!w.installed());
 }
+
+#[test]
+fn sigterm_while_waiting_for_the_lock_exits_7_at_once() {
+    use std::os::unix::io::AsRawFd;
+    let w = World::new();
+    std::fs::create_dir_all(&w.state).unwrap();
+    let held = std::fs::File::create(w.state.join("lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let run = w.cmd("apply").args(&["--lock-timeout", "60s"]).start();
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(5));
+    let took = signalled.elapsed();
+    r.code(7)
+        .stderr_has("interrupted by SIGTERM while waiting for the lock")
+        .requests(&[]);
+    r.check(
+        took < Duration::from_secs(1),
+        &format!("exit took {took:?}"),
+    );
+}
+
+#[test]
+fn sigterm_during_a_retry_pause_exits_4_without_waiting_it_out() {
+    let w = World::new();
+    // The cluster asks to come back in 30 s, every time.
+    w.fault(
+        "GET",
+        "/api/cluster/v2/environments/*",
+        Fault::RateLimit {
+            retry_after_secs: 30,
+        },
+    );
+    let run = w.cmd("apply").start();
+    wait_for(Duration::from_secs(10), "the first 429", || {
+        w.sim.requests().iter().any(|r| r.status == 429)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(8));
+    let took = signalled.elapsed();
+    r.code(4)
+        .stderr_has("interrupted by SIGTERM while waiting to retry");
+    r.check(
+        took < Duration::from_secs(1),
+        &format!("exit took {took:?}"),
+    );
+    assert_eq!(w.sim.requests().len(), 1, "retried after the signal");
+    assert!(!w.installed());
+}

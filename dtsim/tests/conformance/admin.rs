@@ -1,7 +1,6 @@
 //! Admin routes, request log, section-0 conventions (payload limit, malformed JSON, unknown
 //! routes), TLS and the state file.
 
-
 use serde_json::json;
 
 use crate::common::{id_of, Sim};
