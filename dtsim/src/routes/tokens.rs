@@ -153,6 +153,14 @@ fn delete(app: &App, home: Home<'_>, caller: &Caller, given: &str) -> ApiResult<
 
 // ---- environment API v2 ----
 
+/// The `name` and `scopes` both token-create bodies (v1 and v2) require, scopes validated.
+fn name_and_env_scopes(obj: &serde_json::Map<String, Value>) -> ApiResult<(String, Vec<String>)> {
+    let name = required_str(obj, "name")?.to_string();
+    let scopes = string_list(obj, "scopes")?;
+    tokens::check_scopes(&scopes, &ENV_SCOPES, "scopes")?;
+    Ok((name, scopes))
+}
+
 pub fn v2_create(
     app: &Arc<App>,
     req: &Req,
@@ -160,9 +168,7 @@ pub fn v2_create(
     caller: &Caller,
 ) -> ApiResult<Response<Body>> {
     let obj = req.json_object()?;
-    let name = required_str(&obj, "name")?.to_string();
-    let scopes = string_list(&obj, "scopes")?;
-    tokens::check_scopes(&scopes, &ENV_SCOPES, "scopes")?;
+    let (name, scopes) = name_and_env_scopes(&obj)?;
     let expires_ms = tokens::parse_expiration(
         obj.get("expirationDate").unwrap_or(&Value::Null),
         tokens::now_ms(),
@@ -230,9 +236,7 @@ pub fn v1_create(
     caller: &Caller,
 ) -> ApiResult<Response<Body>> {
     let obj = req.json_object()?;
-    let name = required_str(&obj, "name")?.to_string();
-    let scopes = string_list(&obj, "scopes")?;
-    tokens::check_scopes(&scopes, &ENV_SCOPES, "scopes")?;
+    let (name, scopes) = name_and_env_scopes(&obj)?;
     let minted = store(
         app,
         Some(env),
