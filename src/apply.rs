@@ -331,6 +331,8 @@ impl<'a> Run<'a> {
             });
             installer = Some((dir, downloaded));
         }
+        // A re-point without download minted a token for connectioninfo: it dies here too,
+        // before anything local runs (a no-op when the download already revoked it).
         net.revoke();
 
         let log = cfg.state_dir.join("last-install.log");
