@@ -23,6 +23,17 @@ dt_check_set() {
     esac
     case $dt_n in
         server|tenant-token|proxy|host-name|host-tag) ;;
+        deployment-metadata)
+            # KEY=VALUE; an empty VALUE removes KEY (the public docs say nothing on removal).
+            case $dt_v in
+                *=*) ;;
+                *) dt_err "--set-deployment-metadata needs KEY=VALUE, got '$dt_v'"; return 1 ;;
+            esac
+            case ${dt_v%%=*} in
+                ''|*[!A-Za-z0-9._-]*)
+                    dt_err "invalid deployment metadata key '${dt_v%%=*}' (1 or more letters, digits, '.', '_' and '-')"
+                    return 1 ;;
+            esac ;;
         tenant)
             case $dt_v in
                 *[!A-Za-z0-9_-]*) dt_err "invalid tenant '$dt_v' (letters, digits, _ and - only)"; return 1 ;;
@@ -91,6 +102,11 @@ dt_apply_set() {
         host-property)
             dt_remove_lines "$1/host-properties" "${3%%=*}" &&
                 printf '%s\n' "$3" >> "$1/host-properties" ;;
+        deployment-metadata)
+            dt_remove_lines "$1/deployment-metadata" "${3%%=*}" || return 1
+            if [ -n "${3#*=}" ]; then
+                printf '%s\n' "$3" >> "$1/deployment-metadata"
+            fi ;;
         tenant-token)
             (umask 077 && printf '%s\n' "$3" > "$1/tenant-token") ;;
         *)

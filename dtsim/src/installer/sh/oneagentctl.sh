@@ -2,7 +2,7 @@ dt_prog=oneagentctl
 
 dt_usage() {
     echo "usage: oneagentctl --version | --get-<setting> | [--set-<setting>=VALUE]... [--remove-host-tag=TAG]... [--remove-host-property=KEY[=VALUE]]... [--restart-service]"
-    echo "settings: server tenant tenant-token proxy host-group network-zone monitoring-mode host-name host-tag(s) host-propert(y|ies) auto-update-enabled app-log-content-access"
+    echo "settings: server tenant tenant-token proxy host-group network-zone monitoring-mode host-name host-tag(s) host-propert(y|ies) deployment-metadata auto-update-enabled app-log-content-access"
 }
 
 # <INSTALL_PATH>/agent/tools/oneagentctl -> <INSTALL_PATH>
@@ -37,6 +37,7 @@ case $1 in
             --get-app-log-content-access) dt_get app-log-content-access "" ;;
             --get-host-tags) dt_get_lines host-tags ;;
             --get-host-properties) dt_get_lines host-properties ;;
+            --get-deployment-metadata) dt_get_lines deployment-metadata ;;
             *) dt_err "unknown option '$1'"; dt_usage >&2; exit 1 ;;
         esac
         exit 0 ;;
