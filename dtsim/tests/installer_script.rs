@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use dtsim::installer::{Ca, Factory, InstallerParams, Variant, VERSIONS};
 
+/// Every installer and oneagentctl option of section 7: accepted, stored, read back, validated.
+#[path = "installer_script/options.rs"]
+mod options;
+
 const TOKEN: &str = "dtsimTenantToken'With$Quote";
 
 fn factory() -> &'static Factory {
@@ -149,7 +153,7 @@ fn install_configure_upgrade_uninstall_with(shell: &'static str) {
     assert_eq!(get(&root, "--get-host-tags"), "env=prod\nteam\n");
     assert_eq!(get(&root, "--get-host-properties"), "owner=ops\n");
     assert_eq!(get(&root, "--get-proxy"), "\n");
-    assert_eq!(get(&root, "--get-auto-update-enabled"), "\n");
+    assert_eq!(get(&root, "--get-auto-update-enabled"), "true\n");
     let token =
         std::fs::read_to_string(root.join("agent/conf/settings/tenant-token")).expect("token");
     assert_eq!(token, format!("{TOKEN}\n"));
@@ -181,7 +185,7 @@ fn install_configure_upgrade_uninstall_with(shell: &'static str) {
     assert_eq!(restarts.trim(), "1");
     let (code, _, _) = ctl(
         &root,
-        &["--remove-host-property=cost", "--remove-host-tag=env"],
+        &["--remove-host-property=cost", "--remove-host-tag=env=prod"],
     );
     assert_eq!(code, 0);
     assert_eq!(get(&root, "--get-host-properties"), "owner=dev\n");
