@@ -197,3 +197,52 @@ fn installer_size_pads_the_download() {
         n
     );
 }
+
+/// Section 7: Linux installers exist for x86, arm (aarch64), ppcle and s390; metainfo and the
+/// download agree on which arches are served.
+#[test]
+fn every_linux_arch_has_metainfo_and_an_installer() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    let mut etags = Vec::new();
+    for arch in ["x86", "arm", "ppcle", "s390"] {
+        let v = s
+            .get(
+                &format!("{AGENT}/unix/default/latest/metainfo?arch={arch}"),
+                Some(&tok),
+            )
+            .assert_json(200);
+        assert_eq!(v, json!({"latestAgentVersion": VERSIONS[2]}), "{arch}");
+        for path in [
+            format!("{AGENT}/unix/default/latest?arch={arch}"),
+            format!("{AGENT}/unix/default/version/{}?arch={arch}", VERSIONS[0]),
+        ] {
+            let r = s.get(&path, Some(&tok));
+            assert_eq!(r.status, 200, "{path}");
+            let text = String::from_utf8_lossy(&r.bytes);
+            assert!(text.contains(&format!("DT_ARCH='{arch}'")), "{path}");
+            let disposition = r.header("content-disposition").unwrap_or_default();
+            assert!(
+                disposition.contains(&format!("-Linux-{arch}-")),
+                "{disposition}"
+            );
+            etags.push(r.header("etag").unwrap().to_string());
+        }
+    }
+    etags.sort();
+    etags.dedup();
+    assert_eq!(etags.len(), 8, "each arch and version is its own installer");
+    // Documented arches with no Linux installer: both answer 404, never 200 then 404.
+    for arch in ["ppc", "sparc", "all"] {
+        s.get(
+            &format!("{AGENT}/unix/default/latest/metainfo?arch={arch}"),
+            Some(&tok),
+        )
+        .assert_error(404, &format!("arch {arch}"));
+        s.get(
+            &format!("{AGENT}/unix/default/latest?arch={arch}"),
+            Some(&tok),
+        )
+        .assert_error(404, &format!("arch {arch}"));
+    }
+}
