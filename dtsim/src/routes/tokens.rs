@@ -52,11 +52,11 @@ fn token_field(obj: &Map<String, Value>) -> ApiResult<String> {
 }
 
 /// The v2 ApiToken object.
-fn render_v2(t: &Token) -> Value {
+pub fn render_v2(t: &Token) -> Value {
     let mut v = json!({
         "id": t.id,
         "name": t.name,
-        "enabled": true,
+        "enabled": !t.disabled,
         "personalAccessToken": t.personal_access_token,
         "owner": t.owner,
         "creationDate": tokens::iso(t.created_ms),
@@ -71,13 +71,13 @@ fn render_v2(t: &Token) -> Value {
     v
 }
 
-/// The v1 TokenMetadata object (epoch millis dates).
+/// The TokenMetadata object of v1 and cluster tokens (epoch millis dates).
 fn render_v1(t: &Token) -> Value {
     json!({
         "id": t.id,
         "name": t.name,
         "userId": t.owner,
-        "revoked": false,
+        "revoked": t.disabled,
         "personalAccessToken": t.personal_access_token,
         "created": t.created_ms,
         "expires": t.expires_ms,
@@ -131,18 +131,31 @@ fn expires_in(obj: &Map<String, Value>) -> ApiResult<Option<u64>> {
     }
 }
 
+/// The id of the token `given` names in `home`, which must not be the caller's own token
+/// (the docs forbid deleting or updating it: 400).
+fn target_id(
+    data: &Data,
+    home: Home<'_>,
+    caller: &Caller,
+    given: &str,
+    verb: &str,
+) -> ApiResult<String> {
+    let id = find(data, given, home)
+        .map(|t| t.id.clone())
+        .ok_or_else(|| not_found(given))?;
+    if id == caller.token_id {
+        return Err(ApiError::bad_request(format!(
+            "Token {id} is the token that authenticated this request; a token cannot {verb} itself, use another token with the required scope"
+        )));
+    }
+    Ok(id)
+}
+
 /// Deletes `given` from `home`; deleting the caller's own token is a 400.
 fn delete(app: &App, home: Home<'_>, caller: &Caller, given: &str) -> ApiResult<Response<Body>> {
     {
         let mut data = app.data();
-        let id = find(&data, given, home)
-            .map(|t| t.id.clone())
-            .ok_or_else(|| not_found(given))?;
-        if id == caller.token_id {
-            return Err(ApiError::bad_request(format!(
-                "Token {id} is the token that authenticated this request; a token cannot delete itself, use another token with the required scope"
-            )));
-        }
+        let id = target_id(&data, home, caller, given, "delete")?;
         if let Some(t) = data.tokens.get_mut(&id) {
             t.revoked = true;
         }
@@ -204,20 +217,6 @@ pub fn v2_get(app: &Arc<App>, env: &str, id: &str) -> ApiResult<Response<Body>> 
     Ok(body::json(StatusCode::OK, &render_v2(t)))
 }
 
-pub fn v2_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
-    let data = app.data();
-    let list: Vec<Value> = data
-        .tokens
-        .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == Some(env))
-        .map(render_v2)
-        .collect();
-    Ok(body::json(
-        StatusCode::OK,
-        &json!({"totalCount": list.len(), "pageSize": list.len(), "nextPageKey": null, "apiTokens": list}),
-    ))
-}
-
 pub fn v2_delete(
     app: &Arc<App>,
     env: &str,
@@ -261,15 +260,20 @@ pub fn v1_lookup(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Bod
     Ok(body::json(StatusCode::OK, &render_v1(t)))
 }
 
-pub fn v1_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
+/// `{"values": [{id, name}]}` of the tokens living in `home`.
+fn list_ids(app: &App, home: Home<'_>) -> Response<Body> {
     let data = app.data();
     let values: Vec<Value> = data
         .tokens
         .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == Some(env))
+        .filter(|t| !t.revoked && t.environment.as_deref() == home)
         .map(|t| json!({"id": t.id, "name": t.name}))
         .collect();
-    Ok(body::json(StatusCode::OK, &json!({ "values": values })))
+    body::json(StatusCode::OK, &json!({ "values": values }))
+}
+
+pub fn v1_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
+    Ok(list_ids(app, Some(env)))
 }
 
 pub fn v1_delete(
@@ -305,11 +309,72 @@ pub fn cluster_create(app: &Arc<App>, req: &Req, caller: &Caller) -> ApiResult<R
     ))
 }
 
+/// TokenMetadata, not the environment ApiToken [doc: "List cluster token metadata with request"].
 pub fn cluster_lookup(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
     let token = token_field(&req.json_object()?)?;
     let data = app.data();
     let t = find(&data, &token, None).ok_or_else(|| not_found(&token))?;
-    Ok(body::json(StatusCode::OK, &render_v2(t)))
+    Ok(body::json(StatusCode::OK, &render_v1(t)))
+}
+
+pub fn cluster_list(app: &Arc<App>) -> ApiResult<Response<Body>> {
+    Ok(list_ids(app, None))
+}
+
+pub fn cluster_get(app: &Arc<App>, given: &str) -> ApiResult<Response<Body>> {
+    let data = app.data();
+    let t = find(&data, given, None).ok_or_else(|| not_found(given))?;
+    Ok(body::json(StatusCode::OK, &render_v1(t)))
+}
+
+/// PUT `{name?, revoked?, scopes?}` [doc: "Update Cluster token"]; scopes replace the old ones.
+pub fn cluster_update(
+    app: &Arc<App>,
+    req: &Req,
+    caller: &Caller,
+    given: &str,
+) -> ApiResult<Response<Body>> {
+    let obj = req.json_object()?;
+    let name = match obj.get("name") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(required_str(&obj, "name")?.to_string()),
+    };
+    let revoked = match obj.get("revoked") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                Location::PayloadBody,
+                "revoked",
+                "must be a boolean",
+            ))
+        }
+    };
+    let scopes = match obj.get("scopes") {
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            let s = string_list(&obj, "scopes")?;
+            tokens::check_scopes(&s, &CLUSTER_SCOPES, "scopes")?;
+            Some(s)
+        }
+    };
+    {
+        let mut data = app.data();
+        let id = target_id(&data, None, caller, given, "update")?;
+        if let Some(t) = data.tokens.get_mut(&id) {
+            if let Some(n) = name {
+                t.name = n;
+            }
+            if let Some(r) = revoked {
+                t.disabled = r;
+            }
+            if let Some(s) = scopes {
+                t.scopes = s;
+            }
+        }
+    }
+    app.mark_changed();
+    Ok(body::no_content(StatusCode::NO_CONTENT))
 }
 
 pub fn cluster_delete(app: &Arc<App>, caller: &Caller, given: &str) -> ApiResult<Response<Body>> {

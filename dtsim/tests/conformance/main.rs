@@ -6,6 +6,7 @@ mod admin;
 mod cli;
 mod common;
 mod deployment;
+mod documented;
 mod environments;
 mod faults;
 mod groups;
