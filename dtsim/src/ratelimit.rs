@@ -12,6 +12,7 @@ use hyper::header::{HeaderMap, HeaderValue};
 /// Requests per minute and endpoint; also what the `rate_limit` fault announces.
 pub const LIMIT_PER_MINUTE: u32 = 1000;
 const MINUTE_US: u128 = 60_000_000;
+const MAX_WINDOWS: usize = 10_000;
 
 /// What one endpoint has left in its current minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,11 @@ pub struct RateLimits {
 impl RateLimits {
     /// Counts one request to `endpoint` at `now_us` and returns that endpoint's quota.
     pub fn count(&mut self, endpoint: &str, now_us: u128) -> Quota {
+        // Paths carry ids, so the map would grow without end in a long run: drop old minutes.
+        if self.windows.len() >= MAX_WINDOWS {
+            self.windows
+                .retain(|_, (start, _)| now_us < *start + MINUTE_US);
+        }
         let (start, used) = self
             .windows
             .entry(endpoint.to_string())
@@ -87,5 +93,10 @@ mod tests {
             r.count("GET /c", t);
         }
         assert_eq!(r.count("GET /c", t).remaining, 0);
+        for i in 0..MAX_WINDOWS {
+            r.count(&format!("GET /old/{i}"), t);
+        }
+        r.count("GET /new", t + MINUTE_US);
+        assert!(r.windows.len() < 10, "expired minutes are dropped");
     }
 }
