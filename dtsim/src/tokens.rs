@@ -32,7 +32,7 @@ pub const ENV_SCOPES: [&str; 9] = [
 
 /// Cluster API scopes dtsim knows [doc: "Create new Cluster token"]; the cluster token of
 /// `Dtsim::cluster_token` has all of them.
-pub const CLUSTER_SCOPES: [&str; 14] = [
+pub const CLUSTER_SCOPES: [&str; 16] = [
     "ServiceProviderAPI",
     "EnvironmentTokenManagement",
     "ClusterTokenManagement",
@@ -46,7 +46,9 @@ pub const CLUSTER_SCOPES: [&str; 14] = [
     "settings.write",
     "apiTokens.read",
     "apiTokens.write",
-    "DataExport",
+    "activeGateTokenManagement.read",
+    "activeGateTokenManagement.create",
+    "activeGateTokenManagement.write",
 ];
 
 /// Scopes of a tenant token-management token (createToken=true and the tokenManagementToken route).

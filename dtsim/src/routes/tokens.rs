@@ -303,9 +303,10 @@ pub fn cluster_create(app: &Arc<App>, req: &Req, caller: &Caller) -> ApiResult<R
             personal: false,
         },
     );
+    // Only the token [doc: "Create new Cluster token"]; its id is the part before the secret.
     Ok(body::json(
         StatusCode::CREATED,
-        &json!({"id": minted.token.id, "token": minted.secret}),
+        &json!({ "token": minted.secret }),
     ))
 }
 

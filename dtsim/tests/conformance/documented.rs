@@ -282,12 +282,18 @@ fn cluster_token_metadata_list_get_update() {
         "apiTokens.write",
         "DiagnosticExport",
         "Nodekeeper",
+        "activeGateTokenManagement.create",
     ];
-    let c = token_from(s.post(
-        CLUSTER_TOKENS,
-        Some(&ct),
-        &json!({"name": "docs", "scopes": scopes}),
-    ));
+    let created = s
+        .post(
+            CLUSTER_TOKENS,
+            Some(&ct),
+            &json!({"name": "docs", "scopes": scopes}),
+        )
+        .assert_json(201);
+    let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["token"], "only the token");
+    let c = created["token"].as_str().unwrap().to_string();
     let id = id_of(&c);
     let meta = s
         .post(
