@@ -95,7 +95,7 @@ pub async fn dispatch(app: &Arc<App>, req: &Req, faults: &[Fault]) -> ApiResult<
             }
             M::GET => {
                 cluster(app, req, "ClusterTokenManagement")?;
-                tokens::cluster_list(app)
+                tokens::cluster_list(app, req)
             }
             _ => Err(method_not_allowed(req, &[M::GET, M::POST])),
         },

@@ -260,20 +260,27 @@ pub fn v1_lookup(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Bod
     Ok(body::json(StatusCode::OK, &render_v1(t)))
 }
 
-/// `{"values": [{id, name}]}` of the tokens living in `home`.
-fn list_ids(app: &App, home: Home<'_>) -> Response<Body> {
+/// `{"values": [{id, name}]}` (a StubList) of the tokens living in `home` that `keep` selects,
+/// at most `limit` of them.
+fn list_ids(
+    app: &App,
+    home: Home<'_>,
+    keep: impl Fn(&Token) -> bool,
+    limit: usize,
+) -> Response<Body> {
     let data = app.data();
     let values: Vec<Value> = data
         .tokens
         .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == home)
+        .filter(|t| !t.revoked && t.environment.as_deref() == home && keep(t))
+        .take(limit)
         .map(|t| json!({"id": t.id, "name": t.name}))
         .collect();
     body::json(StatusCode::OK, &json!({ "values": values }))
 }
 
 pub fn v1_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
-    Ok(list_ids(app, Some(env)))
+    Ok(list_ids(app, Some(env), |_| true, usize::MAX))
 }
 
 pub fn v1_delete(
@@ -318,8 +325,49 @@ pub fn cluster_lookup(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
     Ok(body::json(StatusCode::OK, &render_v1(t)))
 }
 
-pub fn cluster_list(app: &Arc<App>) -> ApiResult<Response<Body>> {
-    Ok(list_ids(app, None))
+/// A number query parameter within `range`, `default` when absent.
+fn number_param(
+    req: &Req,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> ApiResult<Option<u64>> {
+    req.param(name)
+        .map(|v| {
+            v.parse().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                ApiError::invalid(
+                    Location::Query,
+                    name,
+                    format!(
+                        "'{v}' is not an integer within {}..={}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `limit` (default 1000), `user` (owner), `permissions` (repeatable, all required), `from`/`to`
+/// (last use, epoch millis) [doc: "List available Cluster tokens"].
+pub fn cluster_list(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
+    let limit = number_param(req, "limit", 1..=1_000_000)?.unwrap_or(1000);
+    let from = number_param(req, "from", 0..=u64::MAX)?;
+    let to = number_param(req, "to", 0..=u64::MAX)?;
+    let user = req.param("user");
+    let permissions: Vec<&str> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "permissions")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let keep = |t: &Token| {
+        user.is_none_or(|u| t.owner == u)
+            && permissions.iter().all(|p| t.scopes.iter().any(|s| s == p))
+            && from.is_none_or(|f| t.last_used_ms.is_some_and(|u| u > f))
+            && to.is_none_or(|x| t.last_used_ms.is_some_and(|u| u < x))
+    };
+    Ok(list_ids(app, None, keep, limit as usize))
 }
 
 pub fn cluster_get(app: &Arc<App>, given: &str) -> ApiResult<Response<Body>> {

@@ -327,6 +327,29 @@ fn cluster_token_metadata_list_get_update() {
         ids.contains(&id.as_str()) && ids.contains(&id_of(&ct).as_str()),
         "{list}"
     );
+    let ids_of = |q: &str| -> Vec<String> {
+        s.get(&format!("{CLUSTER_TOKENS}{q}"), Some(&ct))
+            .assert_json(200)["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids_of("?permissions=Nodekeeper&permissions=ServiceProviderAPI"),
+        [id_of(&ct)],
+        "every permission is required"
+    );
+    assert_eq!(ids_of(&format!("?user={}", id_of(&ct))), [id.clone()]);
+    assert_eq!(ids_of("?limit=1").len(), 1);
+    assert_eq!(
+        ids_of(&format!("?from={}", now_ms() - 60_000)),
+        [id_of(&ct)],
+        "only ct was used"
+    );
+    s.get(&format!("{CLUSTER_TOKENS}?limit=0"), Some(&ct))
+        .assert_error(400, "limit");
     let one = format!("{CLUSTER_TOKENS}/{id}");
     assert_eq!(s.get(&one, Some(&ct)).assert_json(200), meta);
 
