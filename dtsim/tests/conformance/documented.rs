@@ -341,7 +341,7 @@ fn cluster_token_metadata_list_get_update() {
         [id_of(&ct)],
         "every permission is required"
     );
-    assert_eq!(ids_of(&format!("?user={}", id_of(&ct))), [id.clone()]);
+    assert_eq!(ids_of(&format!("?user={}", id_of(&ct))), [id.as_str()]);
     assert_eq!(ids_of("?limit=1").len(), 1);
     assert_eq!(
         ids_of(&format!("?from={}", now_ms() - 60_000)),
