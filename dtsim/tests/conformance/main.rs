@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod deployment;
 mod documented;
+mod documented_tokens;
 mod environments;
 mod faults;
 mod groups;
