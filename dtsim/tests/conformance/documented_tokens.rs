@@ -192,8 +192,8 @@ fn api_token_list_parameters() {
     assert!(second["nextPageKey"].is_null());
 }
 
-// [doc: "Create a new tenant token"; "Create new Cluster token"; "Tokens API v1 - POST a new
-// token"] The body, `expiresIn` and its `unit` are optional; `unit` defaults to milliseconds.
+// [doc: "Create a new tenant token"; "Create new Cluster token"] The body, `expiresIn` and its
+// `unit` are optional; `unit` defaults to milliseconds (v1 tokens share the Duration object).
 #[test]
 fn durations_are_optional() {
     let s = Sim::new();
