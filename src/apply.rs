@@ -18,7 +18,7 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::error::{failure, kind_of, one_line, Kind, ResultExt};
-use crate::facts::{self, Facts};
+use crate::facts;
 use crate::host::{self, Observed, Wanted};
 use crate::http::Client;
 use crate::install;
@@ -77,28 +77,6 @@ pub fn run(cfg: &Config, mode: Mode, out: Reporter) -> Outcome {
     o
 }
 
-/// Facts of this host plus the configured sources.
-pub fn gather_facts(cfg: &Config) -> Result<Facts> {
-    let text = cfg
-        .facts_file
-        .as_deref()
-        .map(facts::read_facts_file)
-        .transpose()?;
-    let origin = cfg
-        .facts_file
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    facts::gather(
-        facts::host_facts(),
-        &facts::Sources {
-            facts_file: text.as_deref().map(|t| (origin.as_str(), t)),
-            flags: &cfg.facts,
-            hostname_pattern: cfg.hostname_pattern.as_ref(),
-        },
-    )
-}
-
 /// Creates the state directory (0700: it holds the install log and downloads).
 pub fn ensure_state_dir(dir: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
@@ -154,7 +132,11 @@ impl<'a> Run<'a> {
             "after taking the lock; nothing was changed".into()
         })?;
 
-        let facts = gather_facts(cfg)?;
+        let facts = facts::configured(
+            cfg.facts_file.as_deref(),
+            &cfg.facts,
+            cfg.hostname_pattern.as_ref(),
+        )?;
         let tenant = tenant::resolve(&cfg.tenant, &facts)?;
         if tenant.is_none() && cfg.ensure == Ensure::Present {
             return Err(failure(

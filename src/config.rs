@@ -16,8 +16,9 @@ use crate::cli::{Cmd, EnsureArg, Options, SslModeArg};
 use crate::error::{failure, Kind, ResultExt};
 use crate::facts;
 use crate::http::SslMode;
-use crate::plan::{Ensure, Settings, VersionSpec};
+use crate::plan::{Ensure, VersionSpec};
 use crate::secret::Secret;
+use crate::settings::Settings;
 use crate::tenant::TenantSpec;
 
 /// Longest token file we accept: a token is ~100 bytes; anything large is the wrong file.

@@ -172,6 +172,27 @@ pub fn read_facts_file(path: &Path) -> Result<String> {
     Ok(text)
 }
 
+/// Facts of this host plus the configured sources (`--facts-file`, `--fact`,
+/// `--hostname-pattern`).
+pub fn configured(
+    facts_file: Option<&Path>,
+    flags: &[String],
+    hostname_pattern: Option<&Regex>,
+) -> Result<Facts> {
+    let text = facts_file.map(read_facts_file).transpose()?;
+    let origin = facts_file
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    gather(
+        host_facts(),
+        &Sources {
+            facts_file: text.as_deref().map(|t| (origin.as_str(), t)),
+            flags,
+            hostname_pattern,
+        },
+    )
+}
+
 /// Host facts, then the facts file, then `--fact`, then the hostname pattern.
 pub fn gather(host: Facts, sources: &Sources) -> Result<Facts> {
     let mut facts = host;

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::install::{oneagentctl, oneagentctl_path};
-use crate::plan::Settings;
+use crate::settings::Settings;
 
 /// What the host looks like. `None` means "not read" (or, for version, not reported).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

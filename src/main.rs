@@ -17,6 +17,7 @@ mod lock;
 mod plan;
 mod report;
 mod secret;
+mod settings;
 mod signals;
 mod tenant;
 mod token;

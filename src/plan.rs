@@ -3,10 +3,11 @@
 //! observed host is the proof that the host matches.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::host::Observed;
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionSpec {
@@ -27,19 +28,6 @@ impl fmt::Display for VersionSpec {
 pub enum Ensure {
     Present,
     Absent,
-}
-
-/// OneAgent settings; `None` (or an empty collection) means "not managed".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
-    pub host_group: Option<String>,
-    pub network_zone: Option<String>,
-    pub monitoring_mode: Option<String>,
-    pub proxy: Option<String>,
-    /// Communication endpoints (`--connection-point`), `;`-separated.
-    pub server: Option<String>,
-    pub host_tags: BTreeSet<String>,
-    pub host_properties: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
