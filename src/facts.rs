@@ -89,12 +89,12 @@ pub fn host_facts() -> Facts {
     let os_release = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .unwrap_or_default();
-    host_facts_from(
-        &full,
-        &os_release,
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-    )
+    // Rust says powerpc64 for both byte orders; OneAgent exists only for little-endian.
+    let arch = match std::env::consts::ARCH {
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
+    };
+    host_facts_from(&full, &os_release, std::env::consts::OS, arch)
 }
 
 /// The pure part of [`host_facts`]. No DNS lookup for the FQDN: a converged run must stay fast

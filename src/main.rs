@@ -22,6 +22,7 @@ mod signals;
 mod tenant;
 mod token;
 mod verify;
+mod version_check;
 
 use std::process::ExitCode;
 use std::time::Instant;

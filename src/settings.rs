@@ -14,4 +14,17 @@ pub struct Settings {
     pub server: Option<String>,
     pub host_tags: BTreeSet<String>,
     pub host_properties: BTreeMap<String, String>,
+    /// `--set-deployment-metadata` KEY=VALUE pairs: how this host was deployed. Only these
+    /// keys are managed; others on the host are left alone.
+    pub deployment_metadata: BTreeMap<String, String>,
+}
+
+/// What every install says about itself unless told otherwise. `script_version` changes when
+/// this binary is upgraded, and that counts as drift: fixing it is one oneagentctl call, no
+/// request, and the cluster then knows which bootstrapper version manages the host.
+pub fn default_deployment_metadata() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("orchestration_tech".into(), "oneagent-bootstrap".into()),
+        ("script_version".into(), env!("CARGO_PKG_VERSION").into()),
+    ])
 }
