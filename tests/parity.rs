@@ -69,31 +69,24 @@ fn an_upgrade_passes_the_deployment_metadata_again() {
 
 #[test]
 fn the_installer_arch_follows_the_arch_fact_and_arch_overrides() {
-    let w = World::new();
-    w.cmd("apply")
-        .args(&["--fact", "arch=aarch64"])
-        .run()
-        .code(2);
-    let log = w.sim.requests();
-    let download = log
-        .iter()
-        .find(|r| r.path.contains("/installer/agent/unix/default/latest?"))
-        .unwrap_or_else(|| panic!("no download in {log:?}"));
-    assert!(download.path.contains("arch=arm"), "{}", download.path);
-
-    let w = World::new();
-    w.cmd("apply")
-        .args(&["--fact", "arch=riscv64", "--arch", "arm64"])
-        .run()
-        .code(2);
-    assert!(
-        w.sim
-            .requests()
+    for (args, want) in [
+        (&["--fact", "arch=aarch64"][..], "arch=arm"),
+        (&["--fact", "arch=s390x"][..], "arch=s390"),
+        (
+            &["--fact", "arch=riscv64", "--arch", "ppc64le"][..],
+            "arch=ppcle",
+        ),
+    ] {
+        let w = World::new();
+        let run = w.cmd("apply").args(args).run();
+        run.code(2);
+        let log = w.sim.requests();
+        let download = log
             .iter()
-            .any(|r| r.path.contains("/installer/agent/unix/") && r.path.contains("arch=arm")),
-        "{:?}",
-        w.sim.requests()
-    );
+            .find(|r| r.path.contains("/installer/agent/unix/default/latest?"))
+            .unwrap_or_else(|| panic!("no download{}", run.dump()));
+        assert!(download.path.contains(want), "{args:?}: {}", download.path);
+    }
 }
 
 #[test]
