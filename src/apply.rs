@@ -182,8 +182,15 @@ impl<'a> Run<'a> {
             signals::check(Kind::Api, || {
                 "before asking Dynatrace for the target version; nothing was changed".into()
             })?;
-            let seed = facts.get("fqdn").unwrap_or_default();
-            let target = self.target_version(&mut net, tenant.as_ref(), seed)?;
+            let query = version_check::Query {
+                state_dir: &cfg.state_dir,
+                tenant: tenant.as_ref().map(|t| t.id.as_str()).unwrap_or_default(),
+                arch: net.arch()?,
+                interval: cfg.version_check_interval,
+                seed: facts.get("fqdn").unwrap_or_default(),
+            };
+            let now = std::time::SystemTime::now();
+            let target = version_check::target(&query, now, self.out, || net.target_version())?;
             remote = Some(Remote {
                 target_version: target,
             });
@@ -240,45 +247,6 @@ impl<'a> Run<'a> {
                 report::status_path(&self.cfg.state_dir).display()
             ),
         })
-    }
-
-    /// `--upgrade`'s target: remembered for --version-check-interval (+ jitter), else asked.
-    fn target_version(
-        &self,
-        net: &mut Network,
-        tenant: Option<&Tenant>,
-        seed: &str,
-    ) -> Result<String> {
-        let cfg = self.cfg;
-        let arch = net.arch()?;
-        let id = tenant.map(|t| t.id.as_str()).unwrap_or_default();
-        let now = std::time::SystemTime::now();
-        let valid =
-            cfg.version_check_interval + version_check::jitter(cfg.version_check_interval, seed);
-        if let Some(v) = version_check::read(&cfg.state_dir)
-            .and_then(|c| version_check::fresh(&c, id, arch, valid, now))
-        {
-            self.out.step(format!(
-                "target version: {v} (remembered in {}; asked again after {})",
-                version_check::path(&cfg.state_dir).display(),
-                humantime::format_duration(valid)
-            ));
-            return Ok(v);
-        }
-        self.out
-            .step("asking Dynatrace for the target version (--upgrade)");
-        let target = net.target_version()?;
-        self.out.step(format!("target version: {target}"));
-        let checked = version_check::Checked {
-            tenant: id.to_string(),
-            arch: arch.to_string(),
-            target_version: target.clone(),
-            checked_at: version_check::unix_secs(now),
-        };
-        if let Err(e) = version_check::write(&cfg.state_dir, &checked) {
-            self.out.warn(one_line(&e));
-        }
-        Ok(target)
     }
 
     /// Network phase first (so the minted token dies before anything local happens), then the
