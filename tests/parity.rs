@@ -280,6 +280,11 @@ fn local_work_needs_no_address_and_no_token() {
         .run()
         .code(0)
         .requests(&[]);
+    local("check")
+        .args(&["--host-group", "db", "--host-tag", "env=prod"])
+        .run()
+        .code(0)
+        .requests(&[]);
     local("status").run().code(0).requests(&[]);
 
     // The tenant from the last status.json when no tenant is configured.
