@@ -421,7 +421,9 @@ impl<'a> Run<'a> {
                 Action::Reconfigure { args } => {
                     self.out.step(format!("oneagentctl {}", args.join(" ")));
                     let mut all = args.clone();
-                    all.push("--restart-service".into());
+                    if plan::needs_restart(args) {
+                        all.push("--restart-service".into());
+                    }
                     install::oneagentctl(&cfg.install_path, &all, &self.secrets())?;
                 }
                 Action::Uninstall => {

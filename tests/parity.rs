@@ -27,11 +27,15 @@ fn deployment_metadata_is_installed_and_drift_is_repaired_without_requests() {
     assert_eq!(m["tech_version"], "7.26.0", "{m:?}");
     assert_eq!(m["script_version"], OURS, "{m:?}");
 
-    // Defaults, and someone changed it by hand: fixed with oneagentctl, no request.
+    // Defaults, and someone changed it by hand: fixed with oneagentctl, no request, and no
+    // restart of the agent just to relabel it.
     w.oneagentctl(&["--set-deployment-metadata=orchestration_tech=Manual"]);
+    let restarts = || std::fs::read_to_string(w.install.join("agent/conf/restarts")).ok();
+    let before = restarts();
     w.sim.clear_requests();
     let fix = w.cmd("apply").arg("--json").run();
     fix.code(2).requests(&[]);
+    assert_eq!(restarts(), before);
     assert_eq!(fix.json()["actions"][0]["kind"], "reconfigure");
     assert_eq!(
         w.deployment_metadata()["orchestration_tech"],
