@@ -5,8 +5,8 @@
 //! only for a download or a re-point (tenant, token, connection info, download; the minted
 //! token is revoked as soon as the download ends, on every path; `--installer-file` is copied
 //! instead) -> verify -> install / oneagentctl / uninstall -> observe again and confirm the
-//! plan is now empty -> status.json. Status is written at each stage; temp files go with their TempDir.
-//! A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase, after the
+//! plan is now empty -> status.json. Status is written at each stage; temp files go with their
+//! TempDir. A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase, after the
 //! download and before each local step; it fails the run through this same error path.
 
 mod network;
