@@ -6,8 +6,9 @@
 //! token is revoked as soon as the download ends, on every path; `--installer-file` is copied
 //! instead) -> verify -> install / oneagentctl / uninstall -> observe again and confirm the
 //! plan is now empty -> status.json. Status is written at each stage; temp files go with their
-//! TempDir. A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase, after the
-//! download and before each local step; it fails the run through this same error path.
+//! TempDir. A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase,
+//! after the download and before each local step; it fails the run through this same error
+//! path.
 
 mod network;
 
