@@ -192,7 +192,10 @@ impl<'a> Run<'a> {
                 seed: facts.get("fqdn").unwrap_or_default(),
             };
             let now = std::time::SystemTime::now();
-            let target = version_check::target(&query, now, self.out, || net.target_version())?;
+            // `check` changes nothing, not even this memory; it does use what apply remembered.
+            let remember = self.mode == Mode::Apply;
+            let target =
+                version_check::target(&query, now, self.out, remember, || net.target_version())?;
             remote = Some(Remote {
                 target_version: target,
             });

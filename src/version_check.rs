@@ -47,11 +47,13 @@ pub struct Query<'a> {
 }
 
 /// `--upgrade`'s target version: the remembered one while fresh, else `ask()`'s answer, which
-/// is then remembered (a failure to write it is a warning: the run itself is fine).
+/// is then remembered when `remember` (not for `check`, which writes nothing); a failure to
+/// write it is a warning: the run itself is fine.
 pub fn target(
     q: &Query,
     now: SystemTime,
     out: Reporter,
+    remember: bool,
     ask: impl FnOnce() -> Result<String>,
 ) -> Result<String> {
     let valid = q.interval + jitter(q.interval, q.seed);
@@ -66,6 +68,9 @@ pub fn target(
     out.step("asking Dynatrace for the target version (--upgrade)");
     let target = ask()?;
     out.step(format!("target version: {target}"));
+    if !remember {
+        return Ok(target);
+    }
     let checked = Checked {
         tenant: q.tenant.to_string(),
         arch: q.arch.to_string(),
@@ -208,27 +213,31 @@ mod tests {
         };
         let t0 = SystemTime::now();
         assert_eq!(
-            target(&q, t0, out, ask).unwrap(),
+            target(&q, t0, out, true, ask).unwrap(),
             "1.303.12.20260310-090000"
         );
         assert_eq!(
-            target(&q, t0 + HOUR, out, ask).unwrap(),
+            target(&q, t0 + HOUR, out, true, ask).unwrap(),
             "1.303.12.20260310-090000"
         );
         assert_eq!(
-            target(&q, t0 + 6 * HOUR - Duration::from_secs(1), out, ask).unwrap(),
+            target(&q, t0 + 6 * HOUR - Duration::from_secs(1), out, true, ask).unwrap(),
             "1.303.12.20260310-090000"
         );
         assert_eq!(asked.get(), 1);
         let after = t0 + 6 * HOUR + jitter(6 * HOUR, q.seed);
-        target(&q, after, out, ask).unwrap();
+        target(&q, after, out, true, ask).unwrap();
         assert_eq!(asked.get(), 2);
         // A failed check remembers nothing and is the run's error.
         let later = after + 7 * HOUR;
-        let e = target(&q, later, out, || {
+        let e = target(&q, later, out, true, || {
             Err(crate::error::failure(Kind::Api, "down"))
         });
         assert_eq!(crate::error::kind_of(&e.unwrap_err()), Kind::Api);
+        assert_eq!(read(dir.path()).unwrap().checked_at, unix_secs(after));
+        // `check` asks but does not remember.
+        target(&q, later, out, false, ask).unwrap();
+        assert_eq!(asked.get(), 3);
         assert_eq!(read(dir.path()).unwrap().checked_at, unix_secs(after));
     }
 

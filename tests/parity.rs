@@ -225,6 +225,13 @@ fn converged_upgrade_runs_check_the_version_at_most_once_per_interval() {
     assert_eq!(mode & 0o777, 0o600);
     println!("converged --upgrade with a cluster token: {asked} requests when checking, 0 between");
 
+    // check asks when nothing is remembered, and writes nothing.
+    std::fs::remove_file(&cache).expect("forget");
+    w.cmd("check").arg("--upgrade").run().code(0);
+    assert_eq!(metainfo_checks(&w), 1);
+    assert!(!cache.exists(), "check wrote {}", cache.display());
+    w.sim.clear_requests();
+
     // Interval over (0 s here): ask again.
     w.cmd("apply")
         .args(&["--upgrade", "--version-check-interval", "0s"])
