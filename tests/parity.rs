@@ -53,6 +53,24 @@ fn deployment_metadata_is_installed_and_drift_is_repaired_without_requests() {
 }
 
 #[test]
+fn deployment_metadata_from_the_environment() {
+    let w = World::new();
+    w.cmd("apply")
+        .env(
+            "DT_DEPLOYMENT_METADATA",
+            "orchestration_tech=Ansible,tech_version=1.2.5",
+        )
+        .run()
+        .code(2);
+    let m = w.deployment_metadata();
+    assert_eq!(
+        (m["orchestration_tech"].as_str(), m["tech_version"].as_str()),
+        ("Ansible", "1.2.5"),
+        "{m:?}"
+    );
+}
+
+#[test]
 fn an_upgrade_passes_the_deployment_metadata_again() {
     let w = World::new();
     w.cmd("apply").args(&["--version", V_MID]).run().code(2);
