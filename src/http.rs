@@ -74,6 +74,7 @@ pub struct Client {
     accept_any: bool,
     quiet: bool,
     sent: AtomicU32,
+    lost: AtomicU32,
 }
 
 impl Client {
@@ -135,6 +136,7 @@ impl Client {
             accept_any,
             quiet: false,
             sent: AtomicU32::new(0),
+            lost: AtomicU32::new(0),
         })
     }
 
@@ -154,6 +156,12 @@ impl Client {
     /// Requests sent so far, retries included.
     pub fn requests(&self) -> u32 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Tries whose answer never arrived whole (connection failed or cut, body unreadable): the
+    /// server may have acted on them, e.g. minted a token nobody received.
+    pub fn lost_answers(&self) -> u32 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// Sends `call` (with retries) and returns the first answer whose status is in `expect`,
@@ -186,10 +194,18 @@ impl Client {
         let mut attempt = 1;
         loop {
             self.sent.fetch_add(1, Ordering::Relaxed);
+            let lost = |a: Attempt| {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                a
+            };
             let outcome = match self.send(agent, call) {
-                Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp),
+                Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp).map_err(lost),
                 Ok(resp) => Err(self.status_failure(call, resp)),
-                Err(e) => Err(self.connect_failure(call, e, proxy)),
+                // Never connected: the server cannot have acted on it.
+                Err(e @ (ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)) => {
+                    Err(self.connect_failure(call, e, proxy))
+                }
+                Err(e) => Err(lost(self.connect_failure(call, e, proxy))),
             };
             let (message, hint) = match outcome {
                 Ok(v) => return Ok(v),

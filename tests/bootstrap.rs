@@ -15,6 +15,7 @@ fn fresh_install_requests() -> Vec<String> {
     vec![
         format!("GET {ENV}"),
         format!("PUT {ENV}"),
+        format!("POST {ENV}/tokenManagementToken"),
         format!("POST {TOKENS}"),
         format!("GET {LATEST}"),
         "DELETE".into(), // completed below with the token id
@@ -71,7 +72,7 @@ fn fresh_host_new_tenant_then_converged() {
     first.code(2);
     let mut want = fresh_install_requests();
     let id = assert_minted_token_revoked(&w);
-    want[4] = format!("DELETE {TOKENS}/{id}");
+    want[5] = format!("DELETE {TOKENS}/{id}");
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
     first.requests(&want);
     let j = first.json();
@@ -80,7 +81,7 @@ fn fresh_host_new_tenant_then_converged() {
     assert_eq!(j["tenant"], "abc-p1");
     assert_eq!(j["actions"][0]["kind"], "install");
     assert_eq!(j["version"], V_NEW);
-    assert_eq!(j["requests"], 5);
+    assert_eq!(j["requests"], 6);
     assert!(j["sha256"].as_str().is_some_and(|s| s.len() == 64), "{j}");
     assert!(j["error"].is_null());
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
