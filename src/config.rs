@@ -322,6 +322,16 @@ fn check_url(url: &str, flag: &str) -> Result<String> {
     if rest.is_empty() || rest.starts_with('/') {
         return Err(failure(Kind::Config, format!("{flag} {url:?} has no host")));
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        // Not echoed: the part before '@' is a password more often than not.
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{flag}: user:password@ in the URL is refused (it would end up in logs);                  Dynatrace authenticates with the token files"
+            ),
+        ));
+    }
     Ok(url)
 }
 
@@ -363,6 +373,9 @@ fn settings(o: &Options) -> Result<Settings> {
             }
         }
     }
+    if let Some(p) = &s.proxy {
+        check_proxy(p)?;
+    }
     for t in &o.host_tag {
         if t.is_empty() || t.chars().any(char::is_control) {
             return Err(failure(
@@ -386,6 +399,22 @@ fn settings(o: &Options) -> Result<Settings> {
         }
     }
     Ok(s)
+}
+
+/// A proxy's userinfo must be plain `user:password` (percent-encoded), so that the password
+/// can be found and masked in everything printed or stored.
+fn check_proxy(p: &str) -> Result<()> {
+    let after_scheme = p.split_once("://").map_or(p, |(_, rest)| rest);
+    if let Some((userinfo, _)) = after_scheme.rsplit_once('@') {
+        if userinfo.contains(['/', '?', '#']) {
+            return Err(failure(
+                Kind::Config,
+                "--proxy: the user or password holds '/', '?' or '#'; percent-encode them \
+                 (%2F, %3F, %23)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Only `--set-*=value` and `KEY=value`: anything else could change what the installer does in
@@ -514,6 +543,15 @@ mod tests {
                 "--install-path",
             ),
             (&["--fact", "bad"][..], "--fact"),
+            (&["--proxy", "http://u:a/b@proxy:3128"][..], "--proxy"),
+            (
+                &["--cluster-url", "https://u:pw@cluster"][..],
+                "--cluster-url",
+            ),
+            (
+                &["--api-url", "https://u@ag:9999/e/{tenant}/api"][..],
+                "--api-url",
+            ),
             (&["--hostname-pattern", "("][..], "--hostname-pattern"),
         ] {
             let err = resolve_args(args, &[], "").unwrap_err();

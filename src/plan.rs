@@ -96,8 +96,23 @@ impl Action {
     }
 }
 
+/// Descriptions reach the result line, `--json`, stderr and status.json: a proxy password in
+/// the arguments is masked.
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::secret::redact_userinfo(&self.describe()))
+    }
+}
+
+impl Action {
+    fn describe(&self) -> String {
+        let mut f = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_description(&mut f);
+        f
+    }
+
+    fn write_description(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match self {
             Action::Install { version, args } if args.is_empty() => {
                 write!(f, "install OneAgent {version}")

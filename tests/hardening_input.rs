@@ -79,3 +79,79 @@ fn no_token_outlives_a_mint_that_never_answers() {
     assert!(installer.iter().all(|t| t["alive"] == false), "{tokens}");
     assert_no_token_outlives(&w);
 }
+
+/// Every output of `runs` and every file under the state dir, none holding `needle`.
+fn assert_nowhere(w: &World, runs: &[&harness::Done], needle: &str) {
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for r in runs {
+        texts.push((format!("stdout of {:?}", r.args), r.stdout.clone()));
+        texts.push((format!("stderr of {:?}", r.args), r.stderr.clone()));
+    }
+    for f in World::files_under(&w.state) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
+        texts.push((f.display().to_string(), text));
+    }
+    for (what, t) in &texts {
+        assert!(!t.contains(needle), "{needle:?} leaked into {what}:\n{t}");
+    }
+}
+
+#[test]
+fn proxy_passwords_are_masked_everywhere_but_reach_the_installer() {
+    const PROXY: &str = "http://ops:hunter2pw@proxy.example:3128";
+    let w = World::new();
+    let install = w.cmd("apply").args(&["--json", "--proxy", PROXY]).run();
+    install.code(2);
+    let description = install.json()["actions"][0]["description"].clone();
+    assert!(
+        description
+            .as_str()
+            .is_some_and(|d| d.contains("--set-proxy=http://ops:***@proxy.example:3128")),
+        "{description}"
+    );
+    // OneAgent's interface takes the password on the installer's command line.
+    assert_eq!(w.oneagentctl(&["--get-proxy"]), PROXY);
+
+    let human = w
+        .cmd("apply")
+        .args(&["--proxy", "ops:hunter3pw@proxy.example:3128"])
+        .run();
+    human.code(2).stdout_has("ops:***@proxy.example:3128");
+    let check = w.cmd("check").args(&["--proxy", PROXY]).run();
+    check.code(2);
+    let status = w.cmd("status").arg("--json").run();
+    // A failing installer: its command line reaches the log and the error.
+    let failing = World::new();
+    failing.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::InstallerFails { exit_code: 9 },
+    );
+    let failed = failing
+        .cmd("apply")
+        .args(&["--json", "--proxy", PROXY])
+        .run();
+    failed.code(6);
+    let log = std::fs::read_to_string(failing.state.join("last-install.log")).unwrap();
+    assert!(
+        log.contains("--set-proxy=http://ops:***@proxy.example:3128"),
+        "{log}"
+    );
+
+    for pw in ["hunter2pw", "hunter3pw"] {
+        assert_nowhere(&w, &[&install, &human, &check, &status], pw);
+        assert_nowhere(&failing, &[&failed], pw);
+    }
+}
+
+#[test]
+fn urls_with_credentials_are_refused() {
+    let w = World::new();
+    let with_user = w.sim.url().replace("://", "://u:pw@");
+    for flag in ["--cluster-url", "--api-url"] {
+        let r = w.cmd("apply").set(flag, &with_user).run();
+        r.code(3).requests(&[]);
+        assert!(!r.stderr.contains(":pw@"), "{}", r.dump());
+        r.stderr_has(flag);
+    }
+}
