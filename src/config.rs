@@ -20,8 +20,9 @@ use crate::plan::{Ensure, Settings, VersionSpec};
 use crate::secret::Secret;
 use crate::tenant::TenantSpec;
 
-/// Longest token file we accept: a token is ~100 bytes; anything large is the wrong file.
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
+/// Longest token file we accept: a token is ~100 bytes; anything larger is the wrong file
+/// (and is not sent anywhere).
+const MAX_TOKEN_FILE: u64 = 4 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -136,7 +137,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
             }
             Some(p) => Some(read_token_file(p, flag)?),
             None => match (inputs.env)(var) {
-                Some(v) if !v.trim().is_empty() => Some(check_token(Secret::new(v), var)?),
+                Some(v) if !v.trim().is_empty() => Some(read_token(v.as_bytes(), var)?),
                 _ => None,
             },
         };
@@ -249,21 +250,72 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     Ok(c)
 }
 
-/// A token from a file (0600 is the owner's business; we only read it).
+/// A token from a file that only its owner may read or write: a token readable by other
+/// users is a leaked token, so the run refuses to use it rather than spread it further.
 pub fn read_token_file(path: &Path, what: &str) -> Result<Secret> {
-    let f = std::fs::File::open(path).kind(Kind::Config, || {
-        format!("could not read {what} {}", path.display())
-    })?;
-    read_token(f, &format!("{what} {}", path.display()))
+    use std::os::unix::fs::PermissionsExt;
+    let shown = format!("{what} {}", path.display());
+    let f = std::fs::File::open(path).kind(Kind::Config, || format!("could not read {shown}"))?;
+    let meta = f
+        .metadata()
+        .kind(Kind::Config, || format!("could not read {shown}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{shown} is readable or writable by others (mode {mode:04o}): the token may \
+                 have leaked; restrict it with 'chmod 600 {}' (and rotate the token if others \
+                 could read it)",
+                path.display()
+            ),
+        ));
+    }
+    if meta.is_file() && meta.len() > MAX_TOKEN_FILE {
+        return Err(too_big(&shown));
+    }
+    read_token(f, &shown)
+}
+
+fn too_big(what: &str) -> anyhow::Error {
+    failure(
+        Kind::Config,
+        format!(
+            "{what} is larger than {MAX_TOKEN_FILE} bytes: a token is about 100; is this the \
+             right file?"
+        ),
+    )
 }
 
 fn read_token(r: impl Read, what: &str) -> Result<Secret> {
-    let mut text = String::new();
-    r.take(MAX_TOKEN_FILE)
-        .read_to_string(&mut text)
+    let mut bytes = Vec::new();
+    r.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
         .kind(Kind::Config, || {
             format!("could not read the token from {what}")
         })?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(too_big(what));
+    }
+    // Editors on Windows start files with a byte-order mark; it is not part of the token.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = bytes.trim_ascii();
+    if let Some(pos) = text
+        .iter()
+        .position(|b| !b.is_ascii_graphic() && !b.is_ascii_whitespace())
+    {
+        // The byte's value and place, never the text around it.
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{what} holds a byte that cannot be part of a token (0x{:02X} at byte {}): \
+                 tokens are printable ASCII; write the file again with only the token",
+                text[pos],
+                pos + 1
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(text).into_owned();
     check_token(Secret::new(text), what)
 }
 
@@ -272,13 +324,13 @@ fn check_token(s: Secret, what: &str) -> Result<Secret> {
     if s.is_empty() {
         return Err(failure(Kind::Config, format!("{what} holds no token")));
     }
-    if s.expose()
-        .chars()
-        .any(|ch| ch.is_whitespace() || ch.is_control())
-    {
+    if s.expose().chars().any(|ch| !ch.is_ascii_graphic()) {
         return Err(failure(
             Kind::Config,
-            format!("{what} must hold exactly one token (it contains white space)"),
+            format!(
+                "{what} must hold exactly one token (it contains white space or characters \
+                 that cannot be part of a token)"
+            ),
         ));
     }
     Ok(s)
@@ -500,7 +552,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
-        std::fs::write(&f, "dt0c01.F.G\n").unwrap();
+        write_private(&f, b"dt0c01.F.G\n");
         let c = resolve_args(
             &["--cluster-token-file", f.to_str().unwrap()],
             &[("DT_CLUSTER_TOKEN", "env")],
@@ -612,5 +664,61 @@ mod tests {
             "https://ag.example:9999/e/t1/api"
         );
         assert!(resolve_args(&["--cluster-url", "http://[::1]:9/"], &[], "").is_ok());
+    }
+
+    fn write_private(path: &Path, bytes: &[u8]) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, bytes).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    #[test]
+    fn token_files_are_private_small_and_clean() {
+        use std::os::unix::fs::PermissionsExt;
+        const TOKEN: &str = "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.SECRETPARTSECRETPART";
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t");
+        let read = |f: &Path| read_token_file(f, "--cluster-token-file");
+
+        // A byte-order mark and surrounding white space are not part of the token.
+        write_private(&f, format!("\u{FEFF}  {TOKEN}\r\n\n").as_bytes());
+        assert_eq!(read(&f).unwrap().expose(), TOKEN);
+
+        for mode in [0o640, 0o604, 0o620, 0o602] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = one_line(&read(&f).unwrap_err());
+            assert!(
+                err.contains("chmod 600") && err.contains(&format!("{mode:04o}")),
+                "{err}"
+            );
+        }
+
+        write_private(&f, TOKEN.repeat(100).as_bytes());
+        let err = one_line(&read(&f).unwrap_err());
+        assert!(err.contains("larger than 4096 bytes"), "{err}");
+
+        for garbage in [
+            format!("{TOKEN}\0"),
+            format!("\u{1b}[0m{TOKEN}"),
+            format!("{TOKEN}\u{FEFF}"),
+            format!("{TOKEN}é"),
+        ] {
+            write_private(&f, garbage.as_bytes());
+            let err = read(&f).unwrap_err();
+            assert_eq!(kind_of(&err), Kind::Config);
+            let text = format!("{} {err:?}", one_line(&err));
+            assert!(!text.contains("SECRETPART"), "{text}");
+            assert!(text.contains("cannot be part of a token"), "{text}");
+        }
+        // The same rules for stdin and the environment variable.
+        let err = read_token(&mut TOKEN.repeat(100).as_bytes(), "stdin").unwrap_err();
+        assert!(one_line(&err).contains("larger than"));
+        let c = resolve_args(
+            &[],
+            &[("DT_CLUSTER_TOKEN", &format!("\u{FEFF}{TOKEN}"))],
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.cluster_token.unwrap().expose(), TOKEN);
     }
 }

@@ -347,7 +347,7 @@ fn exit_4_for_api_failures_and_unknown_tenant_without_cluster_token() {
     // No cluster token, an API token of another tenant: the tenant cannot be checked or created.
     let w = World::new();
     let token_file = w.dir.path().join("api-token");
-    std::fs::write(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").unwrap();
+    harness::write_private(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
     let r = w
         .cmd("apply")
         .without_cluster_token()
@@ -583,7 +583,7 @@ fn api_token_is_used_directly_or_mints_and_revokes() {
     let w = World::new();
     let token = w.env_token("abc-p1", &["InstallerDownload"]);
     let file = w.dir.path().join("api-token");
-    std::fs::write(&file, &token).unwrap();
+    harness::write_private(&file, &token);
     let r = w
         .cmd("apply")
         .without_cluster_token()

@@ -155,3 +155,42 @@ fn urls_with_credentials_are_refused() {
         r.stderr_has(flag);
     }
 }
+
+#[test]
+fn token_files_must_be_private_small_and_clean_before_any_request() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let token = w.sim.cluster_token();
+    let file = w.dir.path().join("token");
+    let run = |w| {
+        World::cmd(w, "apply")
+            .without_cluster_token()
+            .args(&["--cluster-token-file", file.to_str().unwrap()])
+            .run()
+    };
+    let secret_half = token.rsplit('.').next().unwrap().to_string();
+
+    harness::write_private(&file, &token);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run(&w).code(3).requests(&[]).stderr_has("chmod 600");
+
+    harness::write_private(&file, &"x".repeat(100 << 10));
+    run(&w).code(3).requests(&[]).stderr_has("larger than");
+
+    for garbage in [
+        format!("{token}\u{7f}"),
+        format!("{token}\0\n"),
+        format!("\u{200b}{token}"),
+    ] {
+        harness::write_private(&file, &garbage);
+        let r = run(&w);
+        r.code(3)
+            .requests(&[])
+            .stderr_has("cannot be part of a token");
+        assert!(!r.stderr.contains(&secret_half), "{}", r.dump());
+    }
+
+    // A byte-order mark and the newline an editor adds are not part of the token.
+    harness::write_private(&file, &format!("\u{feff}{token}\r\n"));
+    run(&w).code(2);
+}

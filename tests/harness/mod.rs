@@ -37,7 +37,7 @@ impl World {
         let ca = dir.path().join("dtsim-ca.pem");
         std::fs::write(&ca, sim.ca_pem()).expect("write CA");
         let cluster_token_file = dir.path().join("cluster-token");
-        std::fs::write(&cluster_token_file, sim.cluster_token()).expect("write token");
+        write_private(&cluster_token_file, &sim.cluster_token());
         World {
             state: dir.path().join("state"),
             install: dir.path().join("oneagent"),
@@ -623,4 +623,11 @@ impl World {
             fault,
         });
     }
+}
+
+/// Writes a token file the way the tool requires it: readable by its owner only.
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write token file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
 }
