@@ -40,7 +40,56 @@ pub fn parse() -> Result<Cli, clap::Error> {
         table.push_str(&format!("  {code}  {name:<13} {meaning}\n"));
     }
     let matches = Cli::command().after_help(table).try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.opts.split_env_lists(&matches);
+    Ok(cli)
+}
+
+/// The list options whose environment variable holds several comma-separated values.
+const ENV_LISTS: [&str; 4] = ["tenant_tag", "fact", "host_tag", "host_property"];
+
+impl Options {
+    /// A flag's value is never split (`--host-tag team=a,b` is one tag; repeat the flag for
+    /// several). Only the environment forms (`DT_HOST_TAGS=a,b`) hold several values, split on
+    /// commas; `\,` is a literal comma.
+    pub fn split_env_lists(&mut self, m: &clap::ArgMatches) {
+        for id in ENV_LISTS {
+            if m.value_source(id) != Some(clap::parser::ValueSource::EnvVariable) {
+                continue;
+            }
+            let list = match id {
+                "tenant_tag" => &mut self.tenant_tag,
+                "fact" => &mut self.fact,
+                "host_tag" => &mut self.host_tag,
+                _ => &mut self.host_property,
+            };
+            *list = list.iter().flat_map(|v| split_env_list(v)).collect();
+        }
+    }
+}
+
+/// `a,b\,c` -> `["a", "b,c"]`; empty items are dropped (`a,,b`, a trailing comma).
+pub fn split_env_list(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut item = String::new();
+    let mut chars = value.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => match chars.next() {
+                Some(',') => item.push(','),
+                Some(other) => {
+                    item.push('\\');
+                    item.push(other);
+                }
+                None => item.push('\\'),
+            },
+            ',' => out.push(std::mem::take(&mut item)),
+            _ => item.push(ch),
+        }
+    }
+    out.push(item);
+    out.retain(|i| !i.trim().is_empty());
+    out
 }
 
 #[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
@@ -153,14 +202,9 @@ pub struct Options {
     )]
     pub tenant_name_template: Option<String>,
 
-    /// Tag of a tenant this run creates (repeatable; templates allowed)
-    #[arg(
-        long,
-        env = "DT_TENANT_TAGS",
-        value_delimiter = ',',
-        global = true,
-        help_heading = "Tenant"
-    )]
+    /// Tag of a tenant this run creates (repeatable; templates allowed; DT_TENANT_TAGS splits on
+    /// ',', '\,' is a comma)
+    #[arg(long, env = "DT_TENANT_TAGS", global = true, help_heading = "Tenant")]
     pub tenant_tag: Vec<String>,
 
     /// Regex whose named groups become facts, applied to the 'hostname' fact
@@ -176,14 +220,9 @@ pub struct Options {
     #[arg(long, env = "DT_FACTS_FILE", global = true, help_heading = "Tenant")]
     pub facts_file: Option<PathBuf>,
 
-    /// A fact as key=value (repeatable; overrides host facts and the facts file)
-    #[arg(
-        long,
-        env = "DT_FACTS",
-        value_delimiter = ',',
-        global = true,
-        help_heading = "Tenant"
-    )]
+    /// A fact as key=value (repeatable; overrides host facts and the facts file; DT_FACTS splits
+    /// on ',', '\,' is a comma)
+    #[arg(long, env = "DT_FACTS", global = true, help_heading = "Tenant")]
     pub fact: Vec<String>,
 
     // ---- Install ----
@@ -234,21 +273,16 @@ pub struct Options {
     )]
     pub monitoring_mode: Option<MonitoringModeArg>,
 
-    /// Host tag (repeatable; when any is given, the host's tags are exactly these)
-    #[arg(
-        long,
-        env = "DT_HOST_TAGS",
-        value_delimiter = ',',
-        global = true,
-        help_heading = "Install"
-    )]
+    /// Host tag (repeatable; when any is given, the host's tags are exactly these; DT_HOST_TAGS
+    /// splits on ',', '\,' is a comma)
+    #[arg(long, env = "DT_HOST_TAGS", global = true, help_heading = "Install")]
     pub host_tag: Vec<String>,
 
-    /// Host property key=value (repeatable; when any is given, exactly these)
+    /// Host property key=value (repeatable; when any is given, exactly these; DT_HOST_PROPERTIES
+    /// splits on ',', '\,' is a comma)
     #[arg(
         long,
         env = "DT_HOST_PROPERTIES",
-        value_delimiter = ',',
         global = true,
         help_heading = "Install"
     )]
@@ -412,6 +446,15 @@ mod tests {
         let bare = Cli::try_parse_from(["x", "--version"]).unwrap();
         assert_eq!(bare.opts.version, Some(None));
         assert_eq!(bare.command, None);
+    }
+
+    #[test]
+    fn only_environment_lists_split_on_commas() {
+        assert_eq!(split_env_list(r"a,b\,c,,d\x,"), vec!["a", "b,c", "d\\x"]);
+        let cli = Cli::try_parse_from(["x", "apply", "--host-tag", "team=a,b", "--fact", "d=1, 2"])
+            .unwrap();
+        assert_eq!(cli.opts.host_tag, vec!["team=a,b"]);
+        assert_eq!(cli.opts.fact, vec!["d=1, 2"]);
     }
 
     #[test]

@@ -194,3 +194,73 @@ fn token_files_must_be_private_small_and_clean_before_any_request() {
     harness::write_private(&file, &format!("\u{feff}{token}\r\n"));
     run(&w).code(2);
 }
+
+#[test]
+fn flag_values_keep_their_commas_and_env_lists_split() {
+    let w = World::new();
+    w.cmd("apply")
+        .args(&[
+            "--host-tag",
+            "team=a,b",
+            "--host-tag",
+            "env=prod",
+            "--host-property",
+            "owners=alice,bob",
+            "--fact",
+            "desc=hello, world",
+            "--tenant-tag",
+            "cost=1,2",
+        ])
+        .run()
+        .code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-tags"]), "env=prod\nteam=a,b");
+    assert_eq!(
+        w.oneagentctl(&["--get-host-properties"]),
+        "owners=alice,bob"
+    );
+    let mut env = ureq::get(format!(
+        "{}/api/cluster/v2/environments/abc-p1",
+        w.sim.url()
+    ))
+    .header(
+        "Authorization",
+        &format!("Api-Token {}", w.sim.cluster_token()),
+    )
+    .call()
+    .unwrap();
+    let env: serde_json::Value = env.body_mut().read_json().unwrap();
+    assert_eq!(env["tags"], serde_json::json!(["cost=1,2"]));
+
+    // The environment forms split on commas; `\,` is a literal comma.
+    w.cmd("apply")
+        .env("DT_HOST_TAGS", r"x=1,y=2\,3,")
+        .env("DT_HOST_PROPERTIES", "k=v")
+        .run()
+        .code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-tags"]), "x=1\ny=2,3");
+    w.sim.clear_requests();
+    w.cmd("apply")
+        .env("DT_HOST_TAGS", r"x=1,y=2\,3")
+        .env("DT_HOST_PROPERTIES", "k=v")
+        .run()
+        .code(0)
+        .requests(&[]);
+}
+
+#[test]
+fn a_stray_key_tag_is_removed_without_taking_the_wanted_one() {
+    let w = World::new();
+    w.cmd("apply").args(&["--host-tag", "env"]).run().code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-tags"]), "env");
+    w.cmd("apply")
+        .args(&["--host-tag", "env=prod", "--host-tag", "team"])
+        .run()
+        .code(2);
+    assert_eq!(w.oneagentctl(&["--get-host-tags"]), "env=prod\nteam");
+    w.sim.clear_requests();
+    w.cmd("apply")
+        .args(&["--host-tag", "env=prod", "--host-tag", "team"])
+        .run()
+        .code(0)
+        .requests(&[]);
+}
