@@ -92,6 +92,31 @@ pub fn split_env_list(value: &str) -> Vec<String> {
     out
 }
 
+const DAY: u64 = 24 * 60 * 60;
+
+/// A duration (`90s`, `15m`, `1h 30m`) between `min` and `max` seconds: checked when parsed,
+/// so no later arithmetic on it can overflow.
+fn duration_parser(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+        let (lo, hi) = (
+            std::time::Duration::from_secs(min),
+            std::time::Duration::from_secs(max),
+        );
+        if d < lo || d > hi {
+            return Err(format!(
+                "must be between {} and {}",
+                humantime::format_duration(lo),
+                humantime::format_duration(hi)
+            ));
+        }
+        Ok(d)
+    }
+}
+
 #[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
 pub enum Cmd {
     /// Converge: the tenant exists and OneAgent is installed for it with the requested settings
@@ -377,19 +402,25 @@ pub struct Options {
     #[arg(long, env = "DT_JSON", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Run")]
     pub json: bool,
 
-    /// Longest the installer may run before its process group is killed
-    #[arg(long, env = "DT_INSTALLER_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration, global = true, help_heading = "Run")]
+    /// Longest the installer may run before its process group is killed (1s to 24h)
+    #[arg(long, env = "DT_INSTALLER_TIMEOUT", default_value = "15m", value_parser = duration_parser(1, DAY), global = true, help_heading = "Run")]
     pub installer_timeout: std::time::Duration,
 
-    /// How long to wait for another run's lock
-    #[arg(long, env = "DT_LOCK_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration, global = true, help_heading = "Run")]
+    /// Longest the installer download may take, retries included (1s to 24h)
+    #[arg(long, env = "DT_DOWNLOAD_TIMEOUT", default_value = "30m", value_parser = duration_parser(1, DAY), global = true, help_heading = "Run")]
+    pub download_timeout: std::time::Duration,
+
+    /// How long to wait for another run's lock (0s to 24h)
+    #[arg(long, env = "DT_LOCK_TIMEOUT", default_value = "10m", value_parser = duration_parser(0, DAY), global = true, help_heading = "Run")]
     pub lock_timeout: std::time::Duration,
 
-    /// How many times a failed HTTP request is tried again (connect errors, timeouts, 5xx, 408, 429)
+    /// How many times a failed HTTP request is tried again (connect errors, timeouts, 5xx, 408,
+    /// 429; 0 to 10)
     #[arg(
         long,
         env = "DT_RETRIES",
         default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(0..=10),
         global = true,
         help_heading = "Run"
     )]

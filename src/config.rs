@@ -55,6 +55,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub json: bool,
     pub installer_timeout: Duration,
+    /// Overall limit of the installer download (retries and a slow body included).
+    pub download_timeout: Duration,
     pub lock_timeout: Duration,
     pub retries: u32,
     pub quiet: bool,
@@ -88,6 +90,7 @@ impl Config {
             state_dir,
             json: false,
             installer_timeout: Duration::from_secs(15 * 60),
+            download_timeout: Duration::from_secs(30 * 60),
             lock_timeout: Duration::from_secs(10 * 60),
             retries: 3,
             quiet: false,
@@ -242,6 +245,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
 
     c.json = o.json;
     c.installer_timeout = o.installer_timeout;
+    c.download_timeout = o.download_timeout;
     c.lock_timeout = o.lock_timeout;
     c.retries = o.retries;
     c.quiet = o.quiet;

@@ -13,7 +13,7 @@ mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::http::{Response, Uri};
 use ureq::{Agent, Body};
@@ -193,6 +193,7 @@ impl Client {
         let mut slept = Duration::ZERO;
         let mut attempt = 1;
         loop {
+            self.check_deadline(call)?;
             self.sent.fetch_add(1, Ordering::Relaxed);
             let lost = |a: Attempt| {
                 self.lost.fetch_add(1, Ordering::Relaxed);
@@ -212,7 +213,12 @@ impl Client {
                 Err(Attempt::Fail(e)) => return Err(e),
                 Err(Attempt::Retry { message, wait }) => (message, wait),
             };
+            self.check_deadline(call)?;
             let wait = self.backoff.wait(attempt, hint);
+            let wait = match call.deadline {
+                Some((at, _)) => wait.min(at.saturating_duration_since(Instant::now())),
+                None => wait,
+            };
             if attempt >= self.tries || slept + wait > self.backoff.total {
                 let tries = if attempt > 1 {
                     format!(" (gave up after {attempt} tries)")
@@ -275,11 +281,35 @@ impl Client {
         }
     }
 
+    /// Kind::Api once the call's deadline has passed.
+    fn check_deadline(&self, call: &Call) -> anyhow::Result<()> {
+        match call.deadline {
+            Some((at, limit)) if Instant::now() >= at => Err(failure(
+                Kind::Api,
+                format!(
+                    "{}: {} {}: did not finish within {limit}: the server answers too slowly; \
+                     check the network path, or raise the limit",
+                    call.doing,
+                    call.method.as_str(),
+                    strip_url(call.url)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn send(&self, agent: &Agent, call: &Call) -> Result<Response<Body>, ureq::Error> {
         let auth = call.token.map(|t| format!("Api-Token {}", t.expose()));
+        // ureq's global timeout bounds every read, so a trickling body ends at the deadline.
+        let left = call
+            .deadline
+            .map(|(at, _)| at.saturating_duration_since(Instant::now()));
         macro_rules! with_auth {
             ($req:expr) => {{
-                let req = $req;
+                let req = match left {
+                    Some(left) => $req.config().timeout_global(Some(left)).build(),
+                    None => $req,
+                };
                 match &auth {
                     Some(a) => req.header("Authorization", a.as_str()),
                     None => req,

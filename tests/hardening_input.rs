@@ -264,3 +264,66 @@ fn a_stray_key_tag_is_removed_without_taking_the_wanted_one() {
         .code(0)
         .requests(&[]);
 }
+
+#[test]
+fn durations_and_counts_are_range_checked_before_anything() {
+    let w = World::new();
+    for (flag, value) in [
+        ("--installer-timeout", "200000000000000d"),
+        ("--installer-timeout", "0s"),
+        ("--download-timeout", "200000000000000d"),
+        ("--lock-timeout", "400d"),
+        ("--retries", "4000000000"),
+    ] {
+        let r = w.cmd("apply").args(&[flag, value]).run();
+        r.code(3).requests(&[]).stderr_has(flag);
+        assert!(!w.state.join("status.json").exists(), "{}", r.dump());
+    }
+    let r = w.cmd("apply").env("DT_DOWNLOAD_TIMEOUT", "2y").run();
+    r.code(3).requests(&[]).stderr_has("between");
+}
+
+#[test]
+fn a_trickling_download_ends_at_the_download_timeout() {
+    let w = World::new();
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::Trickle {
+            chunk_bytes: 200,
+            interval_ms: 20_000,
+        },
+    );
+    let started = std::time::Instant::now();
+    let r = w
+        .cmd("apply")
+        .args(&["--json", "--download-timeout", "2s"])
+        .run();
+    let took = started.elapsed();
+    r.code(4).stderr_has("--download-timeout 2s");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "took {took:?}{}",
+        r.dump()
+    );
+    assert!(!w.installed());
+    let tokens = w.admin("/__dtsim/tokens");
+    let installer: Vec<_> = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scopes"] == serde_json::json!(["InstallerDownload"]))
+        .collect();
+    assert!(
+        !installer.is_empty() && installer.iter().all(|t| t["alive"] == false),
+        "{tokens}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&w.state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["lock", "status.json"], "{}", r.dump());
+    assert_eq!(w.status_json()["state"], "Failed");
+}

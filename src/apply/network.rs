@@ -251,7 +251,19 @@ impl<'c> Network<'c> {
         let url = download::installer_url(&self.api_url()?, version, arch);
         let client = self.client()?;
         let token = self.installer_token()?.clone();
-        download::download_installer(client, &url, &token, dir, check, progress)
+        let limit = format!(
+            "--download-timeout {}",
+            humantime::format_duration(self.cfg.download_timeout)
+        );
+        download::download_installer_within(
+            client,
+            &url,
+            &token,
+            dir,
+            check,
+            progress,
+            Some((self.cfg.download_timeout, &limit)),
+        )
     }
 
     /// GET of a public document (the root certificate), for verify::load_trust.
