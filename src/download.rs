@@ -61,21 +61,10 @@ pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
 /// Downloads `url` into `dir` (which the caller made private, 0700) as a new 0600 file. Retries
 /// (per the client's policy) start the body again from byte 0: the partial file is deleted
 /// and `check` reset. A body shorter than its Content-Length is an error.
-#[cfg(test)]
+///
+/// With a `limit` (how long, and the option that set it) the download fails (Kind::Api, the
+/// partial file deleted) once it has passed, retries and a trickling body included.
 pub fn download_installer(
-    c: &Client,
-    url: &str,
-    token: &Secret,
-    dir: &Path,
-    check: &mut dyn StreamCheck,
-    progress: bool,
-) -> anyhow::Result<Downloaded> {
-    download_installer_within(c, url, token, dir, check, progress, None)
-}
-
-/// [`download_installer`] that fails (Kind::Api, partial file deleted) once `limit` (how long,
-/// and the option that set it) has passed, retries and a trickling body included.
-pub fn download_installer_within(
     c: &Client,
     url: &str,
     token: &Secret,

@@ -8,6 +8,17 @@ use harness::World;
 
 const TOKENS: &str = "/e/abc-p1/api/v2/apiTokens";
 
+/// dtsim's records of the InstallerDownload tokens (what the runs minted).
+fn installer_tokens(w: &World) -> Vec<serde_json::Value> {
+    w.admin("/__dtsim/tokens")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scopes"] == serde_json::json!(["InstallerDownload"]))
+        .cloned()
+        .collect()
+}
+
 /// Every token left alive in abc-p1 expires within 15 minutes (a token-management token
 /// from `createToken=true` never does).
 fn assert_no_token_outlives(w: &World) {
@@ -68,15 +79,10 @@ fn no_token_outlives_a_mint_that_never_answers() {
     w.fault("POST", TOKENS, Fault::Cut { after_bytes: 5 });
     let run = w.cmd("apply").args(&["--retries", "1"]).run();
     run.code(4);
-    let tokens = w.admin("/__dtsim/tokens");
-    let installer: Vec<_> = tokens
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["scopes"] == serde_json::json!(["InstallerDownload"]))
-        .collect();
-    assert_eq!(installer.len(), 2, "{tokens}{}", run.dump());
-    assert!(installer.iter().all(|t| t["alive"] == false), "{tokens}");
+    let installer = installer_tokens(&w);
+    let tokens = &installer;
+    assert_eq!(installer.len(), 2, "{tokens:?}{}", run.dump());
+    assert!(installer.iter().all(|t| t["alive"] == false), "{tokens:?}");
     assert_no_token_outlives(&w);
 }
 
@@ -307,16 +313,11 @@ fn a_trickling_download_ends_at_the_download_timeout() {
         r.dump()
     );
     assert!(!w.installed());
-    let tokens = w.admin("/__dtsim/tokens");
-    let installer: Vec<_> = tokens
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["scopes"] == serde_json::json!(["InstallerDownload"]))
-        .collect();
+    let installer = installer_tokens(&w);
+    let tokens = &installer;
     assert!(
         !installer.is_empty() && installer.iter().all(|t| t["alive"] == false),
-        "{tokens}"
+        "{tokens:?}"
     );
     let mut left: Vec<String> = std::fs::read_dir(&w.state)
         .unwrap()

@@ -255,7 +255,7 @@ impl<'c> Network<'c> {
             "--download-timeout {}",
             humantime::format_duration(self.cfg.download_timeout)
         );
-        download::download_installer_within(
+        download::download_installer(
             client,
             &url,
             &token,
