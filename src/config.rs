@@ -20,6 +20,8 @@ use crate::plan::{Ensure, Settings, VersionSpec};
 use crate::secret::Secret;
 use crate::tenant::TenantSpec;
 
+mod rules;
+
 /// Longest token file we accept: a token is ~100 bytes; anything larger is the wrong file
 /// (and is not sent anywhere).
 const MAX_TOKEN_FILE: u64 = 4 * 1024;
@@ -400,58 +402,31 @@ fn settings(o: &Options) -> Result<Settings> {
         server: o.connection_point.clone(),
         ..Default::default()
     };
-    if let Some(g) = &s.host_group {
-        if g.chars().count() > 100
-            || g.starts_with("dt.")
-            || !g
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
-        {
-            return Err(failure(
-                Kind::Config,
-                format!(
-                    "--host-group {g:?}: at most 100 of A-Z a-z 0-9 _ - . and not starting with 'dt.'"
-                ),
-            ));
-        }
-    }
-    for (flag, v) in [
-        ("--network-zone", &s.network_zone),
-        ("--proxy", &s.proxy),
-        ("--connection-point", &s.server),
+    let check = |flag: &str, name: &str, v: &str| {
+        rules::check_set(name, v)
+            .map_err(|why| failure(Kind::Config, format!("{flag} {v:?}: {why}")))
+    };
+    for (flag, name, v) in [
+        ("--host-group", "host-group", &s.host_group),
+        ("--network-zone", "network-zone", &s.network_zone),
+        ("--proxy", "proxy", &s.proxy),
+        ("--connection-point", "server", &s.server),
     ] {
         if let Some(v) = v {
-            if v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                return Err(failure(
-                    Kind::Config,
-                    format!("{flag} {v:?} must not contain white space"),
-                ));
-            }
+            check(flag, name, v)?;
         }
     }
     if let Some(p) = &s.proxy {
         check_proxy(p)?;
     }
     for t in &o.host_tag {
-        if t.is_empty() || t.chars().any(char::is_control) {
-            return Err(failure(
-                Kind::Config,
-                format!("--host-tag {t:?} is empty or has control characters"),
-            ));
-        }
+        check("--host-tag", "host-tag", t)?;
         s.host_tags.insert(t.clone());
     }
     for p in &o.host_property {
-        match p.split_once('=') {
-            Some((k, v)) if !k.is_empty() && !p.chars().any(char::is_control) => {
-                s.host_properties.insert(k.to_string(), v.to_string());
-            }
-            _ => {
-                return Err(failure(
-                    Kind::Config,
-                    format!("--host-property {p:?} is not key=value"),
-                ))
-            }
+        check("--host-property", "host-property", p)?;
+        if let Some((k, v)) = p.split_once('=') {
+            s.host_properties.insert(k.to_string(), v.to_string());
         }
     }
     Ok(s)
@@ -503,6 +478,10 @@ fn check_installer_arg(a: &str) -> Result<()> {
                 "--installer-arg {a:?}: only '--set-name=value' or 'KEY=value' forms are allowed"
             ),
         ));
+    }
+    if let Some((name, value)) = a.strip_prefix("--set-").and_then(|r| r.split_once('=')) {
+        rules::check_set(name, value)
+            .map_err(|why| failure(Kind::Config, format!("--installer-arg {a:?}: {why}")))?;
     }
     if a.starts_with("INSTALL_PATH=") {
         return Err(failure(

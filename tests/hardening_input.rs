@@ -328,3 +328,53 @@ fn a_trickling_download_ends_at_the_download_timeout() {
     assert_eq!(left, vec!["lock", "status.json"], "{}", r.dump());
     assert_eq!(w.status_json()["state"], "Failed");
 }
+
+#[test]
+fn settings_are_validated_before_the_first_request() {
+    let w = World::new();
+    for (args, env, needle) in [
+        (&["--network-zone", "bad/zone"][..], None, "--network-zone"),
+        (&["--connection-point", ""], None, "--connection-point"),
+        (
+            &["--connection-point", "https://a;;https://b"],
+            None,
+            "--connection-point",
+        ),
+        (&["--host-group", "dt.x"], None, "--host-group"),
+        (&["--monitoring-mode", "full"], None, "--monitoring-mode"),
+        (
+            &[],
+            Some(("DT_MONITORING_MODE", "bad")),
+            "--monitoring-mode",
+        ),
+        (&["--host-tag", "two words"], None, "--host-tag"),
+        (&["--host-tag", "#x"], None, "--host-tag"),
+        (&[], Some(("DT_HOST_TAGS", "ok,#bad")), "--host-tag"),
+        (&["--host-property", "=v"], None, "--host-property"),
+        (
+            &["--installer-arg", "--set-host-group=dt.x"],
+            None,
+            "--installer-arg",
+        ),
+        (
+            &["--installer-arg", "--set-monitoring-mode=x"],
+            None,
+            "--installer-arg",
+        ),
+    ] {
+        let mut run = w.cmd("apply").args(args);
+        if let Some((k, v)) = env {
+            run = run.env(k, v);
+        }
+        let r = run.run();
+        r.code(3).requests(&[]);
+        // The first line says what is wrong (clap adds a tip below its own errors).
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ") && first.contains(needle),
+            "{}",
+            r.dump()
+        );
+        assert!(!w.installed());
+    }
+}
