@@ -378,3 +378,20 @@ fn settings_are_validated_before_the_first_request() {
         assert!(!w.installed());
     }
 }
+
+#[test]
+fn a_bad_hostname_pattern_is_one_line_with_the_reason() {
+    let w = World::new();
+    let r = w
+        .cmd("apply")
+        .set("--hostname-pattern", "^(?P<customer>[a-z]+-(?P<x")
+        .run();
+    r.code(3).requests(&[]);
+    assert_eq!(
+        r.stderr.trim_end(),
+        "error: --hostname-pattern '^(?P<customer>[a-z]+-(?P<x' is not a valid regular \
+         expression: unclosed capture group name (at character 27)",
+        "{}",
+        r.dump()
+    );
+}
