@@ -659,8 +659,10 @@ mod tests {
             (&["a=1", "a=2"], &["a", "a=3"]),
             (&["x"], &["x", "y"]),
         ] {
-            let mut s = Settings::default();
-            s.host_tags = set(want);
+            let s = Settings {
+                host_tags: set(want),
+                ..Default::default()
+            };
             let mut o = installed(V2);
             o.host_tags = Some(set(have));
             let args = settings_diff(&s, &o);
