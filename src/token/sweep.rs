@@ -13,10 +13,21 @@ use crate::secret::Secret;
 const MAX_PAGES: usize = 20;
 
 /// The name of this run's installer token: readable in the UI (tool and host) and unique (a
-/// random run id), so listing by it finds this run's tokens and no other's.
+/// random run id), so listing by it finds this run's tokens and no other's. Only letters,
+/// digits, `.`, `_`, `-` and spaces: nothing a selector would need to escape.
 pub fn run_token_name(host: &str) -> String {
     let run: u64 = rand::thread_rng().gen();
-    format!("oneagent-bootstrap installer download ({host}, run {run:016x})")
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("oneagent-bootstrap installer download {host} run {run:016x}")
 }
 
 /// Revokes every token named exactly `name`. The selector narrows the list where the server
@@ -28,7 +39,7 @@ pub fn revoke_named(
     name: &str,
 ) -> anyhow::Result<()> {
     let base = format!("{}/v2/apiTokens", api_url.trim_end_matches('/'));
-    let selector = format!("name(\"{}\")", name.replace('"', "\\\""));
+    let selector = format!("name(\"{name}\")");
     let mut url = format!("{base}?apiTokenSelector={}", encode(&selector));
     let doing = format!("listing the tokens named '{name}' to revoke them");
     let mut ids = Vec::new();
@@ -101,7 +112,8 @@ mod tests {
     fn names_are_unique_per_run_and_encoded_for_the_query() {
         let (a, b) = (run_token_name("web01"), run_token_name("web01"));
         assert_ne!(a, b);
-        assert!(a.starts_with("oneagent-bootstrap installer download (web01, run "));
+        assert!(a.starts_with("oneagent-bootstrap installer download web01 run "));
+        assert!(run_token_name("a\"b(c)").contains(" a_b_c_ run "));
         assert_eq!(encode("name(\"a b\")"), "name%28%22a%20b%22%29");
     }
 
