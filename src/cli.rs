@@ -94,17 +94,17 @@ pub fn split_env_list(value: &str) -> Vec<String> {
 
 const DAY: u64 = 24 * 60 * 60;
 
-/// A duration (`90s`, `15m`, `1h 30m`) between `min` and `max` seconds: checked when parsed,
-/// so no later arithmetic on it can overflow.
+/// A duration (`90s`, `15m`, `1h 30m`) between `min_ms` milliseconds and `max_s` seconds:
+/// checked when parsed, so no later arithmetic on it can overflow.
 fn duration_parser(
-    min: u64,
-    max: u64,
+    min_ms: u64,
+    max_s: u64,
 ) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone + Send + Sync + 'static {
     move |text| {
         let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
         let (lo, hi) = (
-            std::time::Duration::from_secs(min),
-            std::time::Duration::from_secs(max),
+            std::time::Duration::from_millis(min_ms),
+            std::time::Duration::from_secs(max_s),
         );
         if d < lo || d > hi {
             return Err(format!(
@@ -402,15 +402,15 @@ pub struct Options {
     #[arg(long, env = "DT_JSON", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Run")]
     pub json: bool,
 
-    /// Longest the installer may run before its process group is killed (1s to 24h)
+    /// Longest the installer may run before its process group is killed (up to 24h)
     #[arg(long, env = "DT_INSTALLER_TIMEOUT", default_value = "15m", value_parser = duration_parser(1, DAY), global = true, help_heading = "Run")]
     pub installer_timeout: std::time::Duration,
 
-    /// Longest the installer download may take, retries included (1s to 24h)
+    /// Longest the installer download may take, retries included (up to 24h)
     #[arg(long, env = "DT_DOWNLOAD_TIMEOUT", default_value = "30m", value_parser = duration_parser(1, DAY), global = true, help_heading = "Run")]
     pub download_timeout: std::time::Duration,
 
-    /// How long to wait for another run's lock (0s to 24h)
+    /// How long to wait for another run's lock (up to 24h)
     #[arg(long, env = "DT_LOCK_TIMEOUT", default_value = "10m", value_parser = duration_parser(0, DAY), global = true, help_heading = "Run")]
     pub lock_timeout: std::time::Duration,
 
