@@ -159,6 +159,37 @@ mod tests {
     }
 
     #[test]
+    fn minted_equals_revoked_under_every_fault_on_the_mint_route() {
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "cut-3");
+        for f in [
+            Fault::Cut { after_bytes: 0 },
+            Fault::FlipByte { offset: 2 },
+            Fault::Status { status: 503 },
+            Fault::RateLimit {
+                retry_after_secs: 0,
+            },
+            Fault::Stall {
+                after_bytes: 3,
+                ms: 50,
+            },
+            Fault::Delay { ms: 50 },
+        ] {
+            for times in [Some(1), None] {
+                let name = run_token_name("h");
+                sim.add_fault(fault("POST", "/e/cut-3/api/v2/apiTokens", times, f.clone()));
+                if let Ok(guard) = super::super::MintedGuard::mint(&c, &api, &mgmt, &name) {
+                    guard.revoke().unwrap();
+                }
+                sim.clear_faults();
+                // dead_named asserts that none is alive.
+                dead_named(&sim, "cut-3", &name);
+            }
+        }
+    }
+
+    #[test]
     fn only_tokens_of_exactly_that_name_go() {
         let sim = sim();
         let c = client();
