@@ -50,13 +50,14 @@ pub const MASK: &str = "***";
 
 /// `text` with the password of every URL userinfo masked: `http://user:pass@host` and the
 /// scheme-less `user:pass@host` OneAgent's `--set-proxy` also takes (after an `=` too, as in
-/// `--set-proxy=user:pass@host`). Each white-space-separated word is one candidate; its
-/// authority ends at the first `/` after the scheme, its userinfo at the last `@` in it.
+/// `--set-proxy=user:pass@host`). Words end at white space only, since a password may hold
+/// `,`, `'` or `(`; an authority ends at the next `/` (`--proxy` refuses an unencoded `/`,
+/// `?` or `#` in its userinfo), its userinfo at the last `@` in it.
 pub fn redact_userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
-        let word_end = rest.find(is_word_break).unwrap_or(rest.len());
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (word, after) = rest.split_at(word_end);
         out.push_str(&redact_word(word));
         let sep_len = after.chars().next().map_or(0, char::len_utf8);
@@ -66,35 +67,35 @@ pub fn redact_userinfo(text: &str) -> String {
     out
 }
 
-fn is_word_break(ch: char) -> bool {
-    ch.is_whitespace()
-        || matches!(
-            ch,
-            '"' | '\'' | '`' | '<' | '>' | '(' | ')' | '[' | ']' | ','
-        )
-}
-
+/// Every authority in `word`: after each `://`, or (without any) after the first `=`.
 fn redact_word(word: &str) -> String {
     if !word.contains('@') {
         return word.to_string();
     }
-    let start = match word.find("://") {
-        Some(i) => i + 3,
-        None => word.find('=').map_or(0, |i| i + 1),
-    };
-    let authority_end = word[start..].find('/').map_or(word.len(), |i| start + i);
-    let authority = &word[start..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return word.to_string();
-    };
-    let Some(colon) = authority[..at].find(':') else {
-        return word.to_string();
-    };
-    format!(
-        "{}{MASK}{}",
-        &word[..start + colon + 1],
-        &word[start + at..]
-    )
+    let mut starts: Vec<usize> = word.match_indices("://").map(|(i, _)| i + 3).collect();
+    if starts.is_empty() {
+        starts.push(word.find('=').map_or(0, |i| i + 1));
+    }
+    let mut out = String::with_capacity(word.len());
+    let mut done = 0;
+    for start in starts {
+        if start < done {
+            continue;
+        }
+        let end = word[start..].find('/').map_or(word.len(), |i| start + i);
+        let authority = &word[start..end];
+        let Some(at) = authority.rfind('@') else {
+            continue;
+        };
+        let Some(colon) = authority[..at].find(':') else {
+            continue;
+        };
+        out.push_str(&word[done..start + colon + 1]);
+        out.push_str(MASK);
+        done = start + at;
+    }
+    out.push_str(&word[done..]);
+    out
 }
 
 #[cfg(test)]
@@ -118,6 +119,12 @@ mod tests {
                 "proxy (http://u:***@h) failed",
             ),
             ("'http://u:p@h'", "'http://u:***@h'"),
+            ("\"http://u:p,(w)'x@h\"", "\"http://u:***@h\""),
+            ("(u:p,w@h:1)", "(u:***@h:1)"),
+            (
+                "a=http://u:p@h,b=https://v:q@i/x",
+                "a=http://u:***@h,b=https://v:***@i/x",
+            ),
             // Nothing to mask: no password, an @ in a path, a mail address, plain text.
             ("http://user@h", "http://user@h"),
             ("https://h/a:b@c", "https://h/a:b@c"),
