@@ -120,7 +120,7 @@ fn proxy_passwords_are_masked_everywhere_but_reach_the_installer() {
 
     let human = w
         .cmd("apply")
-        .args(&["--proxy", "ops:hunter3pw@proxy.example:3128"])
+        .args(&["--proxy", "ops:hunter3pw,(x)@proxy.example:3128"])
         .run();
     human.code(2).stdout_has("ops:***@proxy.example:3128");
     let check = w.cmd("check").args(&["--proxy", PROXY]).run();
