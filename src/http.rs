@@ -202,10 +202,7 @@ impl Client {
             let outcome = match self.send(agent, call) {
                 Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp).map_err(lost),
                 Ok(resp) => Err(self.status_failure(call, resp)),
-                // Never connected: the server cannot have acted on it.
-                Err(e @ (ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)) => {
-                    Err(self.connect_failure(call, e, proxy))
-                }
+                Err(e) if never_connected(&e) => Err(self.connect_failure(call, e, proxy)),
                 Err(e) => Err(lost(self.connect_failure(call, e, proxy))),
             };
             let (message, hint) = match outcome {
@@ -324,6 +321,20 @@ impl Client {
             (Method::Put, Some(body)) => with_auth!(agent.put(call.url)).send_json(body),
             (Method::Put, None) => with_auth!(agent.put(call.url)).send_empty(),
         }
+    }
+}
+
+/// The request never reached a server, which so cannot have acted on it.
+fn never_connected(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
+        ),
+        _ => false,
     }
 }
 

@@ -442,3 +442,46 @@ fn an_expired_certificate_suggests_the_clock_and_ca_first_and_ssl_mode_all_last(
     assert!(at("--ca-file") < at("--ssl-mode all"), "{text}");
     assert!(at("--ssl-mode all") < at("read the tokens"), "{text}");
 }
+
+#[test]
+fn lost_answers_count_only_tries_the_server_may_have_acted_on() {
+    let sim = sim();
+    let c = client();
+    let (api, mgmt) = tenant(&sim, &c, "lost-1");
+    let url = format!("{api}/v2/apiTokens");
+    let body = serde_json::json!({"name": "x", "scopes": ["InstallerDownload"]});
+    let call = Call::new(Method::Post, &url, "minting")
+        .token(&mgmt, "t")
+        .json(&body);
+    // A refused status: answered, nothing lost.
+    sim.add_fault(fault(
+        "POST",
+        "/e/lost-1/api/v2/apiTokens",
+        Some(1),
+        Fault::Status { status: 503 },
+    ));
+    c.call(&call, &[201]).unwrap();
+    assert_eq!(c.lost_answers(), 0);
+    // A cut answer: lost (the server minted).
+    sim.add_fault(fault(
+        "POST",
+        "/e/lost-1/api/v2/apiTokens",
+        Some(1),
+        Fault::Cut { after_bytes: 0 },
+    ));
+    c.call(&call, &[201]).unwrap();
+    assert_eq!(c.lost_answers(), 1);
+    // Nobody listening: never sent, nothing lost.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nowhere = format!("http://127.0.0.1:{port}/x");
+    let fresh = client_with(&HttpOptions {
+        retries: 0,
+        ..HttpOptions::default()
+    });
+    assert!(fresh
+        .call(&Call::new(Method::Get, &nowhere, "probing"), &[200])
+        .is_err());
+    assert_eq!((fresh.requests(), fresh.lost_answers()), (1, 0));
+}
