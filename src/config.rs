@@ -21,6 +21,8 @@ use crate::secret::Secret;
 use crate::tenant::TenantSpec;
 
 mod rules;
+#[cfg(test)]
+mod token_tests;
 
 /// Longest token file we accept: a token is ~100 bytes; anything larger is the wrong file
 /// (and is not sent anywhere).
@@ -417,7 +419,8 @@ fn settings(o: &Options) -> Result<Settings> {
         }
     }
     if let Some(p) = &s.proxy {
-        check_proxy(p)?;
+        rules::check_proxy_userinfo(p)
+            .map_err(|why| failure(Kind::Config, format!("--proxy: {why}")))?;
     }
     for t in &o.host_tag {
         check("--host-tag", "host-tag", t)?;
@@ -430,22 +433,6 @@ fn settings(o: &Options) -> Result<Settings> {
         }
     }
     Ok(s)
-}
-
-/// A proxy's userinfo must be plain `user:password` (percent-encoded), so that the password
-/// can be found and masked in everything printed or stored.
-fn check_proxy(p: &str) -> Result<()> {
-    let after_scheme = p.split_once("://").map_or(p, |(_, rest)| rest);
-    if let Some((userinfo, _)) = after_scheme.rsplit_once('@') {
-        if userinfo.contains(['/', '?', '#']) {
-            return Err(failure(
-                Kind::Config,
-                "--proxy: the user or password holds '/', '?' or '#'; percent-encode them \
-                 (%2F, %3F, %23)",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Only `--set-*=value` and `KEY=value`: anything else could change what the installer does in
@@ -535,7 +522,10 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
-        write_private(&f, b"dt0c01.F.G\n");
+        std::fs::write(&f, "dt0c01.F.G\n").unwrap();
+        // Token files must be private (token_tests.rs).
+        let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&f, private).unwrap();
         let c = resolve_args(
             &["--cluster-token-file", f.to_str().unwrap()],
             &[("DT_CLUSTER_TOKEN", "env")],
@@ -647,61 +637,5 @@ mod tests {
             "https://ag.example:9999/e/t1/api"
         );
         assert!(resolve_args(&["--cluster-url", "http://[::1]:9/"], &[], "").is_ok());
-    }
-
-    fn write_private(path: &Path, bytes: &[u8]) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(path, bytes).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-
-    #[test]
-    fn token_files_are_private_small_and_clean() {
-        use std::os::unix::fs::PermissionsExt;
-        const TOKEN: &str = "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.SECRETPARTSECRETPART";
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("t");
-        let read = |f: &Path| read_token_file(f, "--cluster-token-file");
-
-        // A byte-order mark and surrounding white space are not part of the token.
-        write_private(&f, format!("\u{FEFF}  {TOKEN}\r\n\n").as_bytes());
-        assert_eq!(read(&f).unwrap().expose(), TOKEN);
-
-        for mode in [0o640, 0o604, 0o620, 0o602] {
-            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
-            let err = one_line(&read(&f).unwrap_err());
-            assert!(
-                err.contains("chmod 600") && err.contains(&format!("{mode:04o}")),
-                "{err}"
-            );
-        }
-
-        write_private(&f, TOKEN.repeat(100).as_bytes());
-        let err = one_line(&read(&f).unwrap_err());
-        assert!(err.contains("larger than 4096 bytes"), "{err}");
-
-        for garbage in [
-            format!("{TOKEN}\0"),
-            format!("\u{1b}[0m{TOKEN}"),
-            format!("{TOKEN}\u{FEFF}"),
-            format!("{TOKEN}é"),
-        ] {
-            write_private(&f, garbage.as_bytes());
-            let err = read(&f).unwrap_err();
-            assert_eq!(kind_of(&err), Kind::Config);
-            let text = format!("{} {err:?}", one_line(&err));
-            assert!(!text.contains("SECRETPART"), "{text}");
-            assert!(text.contains("cannot be part of a token"), "{text}");
-        }
-        // The same rules for stdin and the environment variable.
-        let err = read_token(&mut TOKEN.repeat(100).as_bytes(), "stdin").unwrap_err();
-        assert!(one_line(&err).contains("larger than"));
-        let c = resolve_args(
-            &[],
-            &[("DT_CLUSTER_TOKEN", &format!("\u{FEFF}{TOKEN}"))],
-            "",
-        )
-        .unwrap();
-        assert_eq!(c.cluster_token.unwrap().expose(), TOKEN);
     }
 }

@@ -85,6 +85,19 @@ pub fn check_set(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A proxy's userinfo must be plain `user:password` (`/`, `?` and `#` percent-encoded), so
+/// that the password can be found and masked in everything printed or stored.
+pub fn check_proxy_userinfo(p: &str) -> Result<(), String> {
+    let after_scheme = p.split_once("://").map_or(p, |(_, rest)| rest);
+    match after_scheme.rsplit_once('@') {
+        Some((userinfo, _)) if userinfo.contains(['/', '?', '#']) => Err(
+            "the user or password holds '/', '?' or '#'; percent-encode them (%2F, %3F, %23)"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
