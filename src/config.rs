@@ -21,8 +21,13 @@ use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::tenant::TenantSpec;
 
-/// Longest token file we accept: a token is ~100 bytes; anything large is the wrong file.
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
+mod rules;
+#[cfg(test)]
+mod token_tests;
+
+/// Longest token file we accept: a token is ~100 bytes; anything larger is the wrong file
+/// (and is not sent anywhere).
+const MAX_TOKEN_FILE: u64 = 4 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -61,6 +66,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub json: bool,
     pub installer_timeout: Duration,
+    /// Overall limit of the installer download (retries and a slow body included).
+    pub download_timeout: Duration,
     pub lock_timeout: Duration,
     pub retries: u32,
     pub quiet: bool,
@@ -100,6 +107,7 @@ impl Config {
             state_dir,
             json: false,
             installer_timeout: Duration::from_secs(15 * 60),
+            download_timeout: Duration::from_secs(30 * 60),
             lock_timeout: Duration::from_secs(10 * 60),
             retries: 3,
             quiet: false,
@@ -149,7 +157,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
             }
             Some(p) => Some(read_token_file(p, flag)?),
             None => match (inputs.env)(var) {
-                Some(v) if !v.trim().is_empty() => Some(check_token(Secret::new(v), var)?),
+                Some(v) if !v.trim().is_empty() => Some(read_token(v.as_bytes(), var)?),
                 _ => None,
             },
         };
@@ -260,6 +268,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
 
     c.json = o.json;
     c.installer_timeout = o.installer_timeout;
+    c.download_timeout = o.download_timeout;
     c.lock_timeout = o.lock_timeout;
     c.retries = o.retries;
     c.quiet = o.quiet;
@@ -268,21 +277,72 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     Ok(c)
 }
 
-/// A token from a file (0600 is the owner's business; we only read it).
+/// A token from a file that only its owner may read or write: a token readable by other
+/// users is a leaked token, so the run refuses to use it rather than spread it further.
 pub fn read_token_file(path: &Path, what: &str) -> Result<Secret> {
-    let f = std::fs::File::open(path).kind(Kind::Config, || {
-        format!("could not read {what} {}", path.display())
-    })?;
-    read_token(f, &format!("{what} {}", path.display()))
+    use std::os::unix::fs::PermissionsExt;
+    let shown = format!("{what} {}", path.display());
+    let f = std::fs::File::open(path).kind(Kind::Config, || format!("could not read {shown}"))?;
+    let meta = f
+        .metadata()
+        .kind(Kind::Config, || format!("could not read {shown}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{shown} is readable or writable by others (mode {mode:04o}): the token may \
+                 have leaked; restrict it with 'chmod 600 {}' (and rotate the token if others \
+                 could read it)",
+                path.display()
+            ),
+        ));
+    }
+    if meta.is_file() && meta.len() > MAX_TOKEN_FILE {
+        return Err(too_big(&shown));
+    }
+    read_token(f, &shown)
+}
+
+fn too_big(what: &str) -> anyhow::Error {
+    failure(
+        Kind::Config,
+        format!(
+            "{what} is larger than {MAX_TOKEN_FILE} bytes: a token is about 100; is this the \
+             right file?"
+        ),
+    )
 }
 
 fn read_token(r: impl Read, what: &str) -> Result<Secret> {
-    let mut text = String::new();
-    r.take(MAX_TOKEN_FILE)
-        .read_to_string(&mut text)
+    let mut bytes = Vec::new();
+    r.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
         .kind(Kind::Config, || {
             format!("could not read the token from {what}")
         })?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(too_big(what));
+    }
+    // Editors on Windows start files with a byte-order mark; it is not part of the token.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = bytes.trim_ascii();
+    if let Some(pos) = text
+        .iter()
+        .position(|b| !b.is_ascii_graphic() && !b.is_ascii_whitespace())
+    {
+        // The byte's value and place, never the text around it.
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{what} holds a byte that cannot be part of a token (0x{:02X} at byte {}): \
+                 tokens are printable ASCII; write the file again with only the token",
+                text[pos],
+                pos + 1
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(text).into_owned();
     check_token(Secret::new(text), what)
 }
 
@@ -291,13 +351,13 @@ fn check_token(s: Secret, what: &str) -> Result<Secret> {
     if s.is_empty() {
         return Err(failure(Kind::Config, format!("{what} holds no token")));
     }
-    if s.expose()
-        .chars()
-        .any(|ch| ch.is_whitespace() || ch.is_control())
-    {
+    if s.expose().chars().any(|ch| !ch.is_ascii_graphic()) {
         return Err(failure(
             Kind::Config,
-            format!("{what} must hold exactly one token (it contains white space)"),
+            format!(
+                "{what} must hold exactly one token (it contains white space or characters \
+                 that cannot be part of a token)"
+            ),
         ));
     }
     Ok(s)
@@ -341,6 +401,16 @@ fn check_url(url: &str, flag: &str) -> Result<String> {
     if rest.is_empty() || rest.starts_with('/') {
         return Err(failure(Kind::Config, format!("{flag} {url:?} has no host")));
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        // Not echoed: the part before '@' is a password more often than not.
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{flag}: user:password@ in the URL is refused (it would end up in logs);                  Dynatrace authenticates with the token files"
+            ),
+        ));
+    }
     Ok(url)
 }
 
@@ -353,55 +423,32 @@ fn settings(o: &Options) -> Result<Settings> {
         server: o.connection_point.clone(),
         ..Default::default()
     };
-    if let Some(g) = &s.host_group {
-        if g.chars().count() > 100
-            || g.starts_with("dt.")
-            || !g
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
-        {
-            return Err(failure(
-                Kind::Config,
-                format!(
-                    "--host-group {g:?}: at most 100 of A-Z a-z 0-9 _ - . and not starting with 'dt.'"
-                ),
-            ));
-        }
-    }
-    for (flag, v) in [
-        ("--network-zone", &s.network_zone),
-        ("--proxy", &s.proxy),
-        ("--connection-point", &s.server),
+    let check = |flag: &str, name: &str, v: &str| {
+        rules::check_set(name, v)
+            .map_err(|why| failure(Kind::Config, format!("{flag} {v:?}: {why}")))
+    };
+    for (flag, name, v) in [
+        ("--host-group", "host-group", &s.host_group),
+        ("--network-zone", "network-zone", &s.network_zone),
+        ("--proxy", "proxy", &s.proxy),
+        ("--connection-point", "server", &s.server),
     ] {
         if let Some(v) = v {
-            if v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                return Err(failure(
-                    Kind::Config,
-                    format!("{flag} {v:?} must not contain white space"),
-                ));
-            }
+            check(flag, name, v)?;
         }
     }
+    if let Some(p) = &s.proxy {
+        rules::check_proxy_userinfo(p)
+            .map_err(|why| failure(Kind::Config, format!("--proxy: {why}")))?;
+    }
     for t in &o.host_tag {
-        if t.is_empty() || t.chars().any(char::is_control) {
-            return Err(failure(
-                Kind::Config,
-                format!("--host-tag {t:?} is empty or has control characters"),
-            ));
-        }
+        check("--host-tag", "host-tag", t)?;
         s.host_tags.insert(t.clone());
     }
     for p in &o.host_property {
-        match p.split_once('=') {
-            Some((k, v)) if !k.is_empty() && !p.chars().any(char::is_control) => {
-                s.host_properties.insert(k.to_string(), v.to_string());
-            }
-            _ => {
-                return Err(failure(
-                    Kind::Config,
-                    format!("--host-property {p:?} is not key=value"),
-                ))
-            }
+        check("--host-property", "host-property", p)?;
+        if let Some((k, v)) = p.split_once('=') {
+            s.host_properties.insert(k.to_string(), v.to_string());
         }
     }
     s.deployment_metadata = deployment_metadata(&o.deployment_metadata)?;
@@ -472,6 +519,10 @@ fn check_installer_arg(a: &str) -> Result<()> {
             ),
         ));
     }
+    if let Some((name, value)) = a.strip_prefix("--set-").and_then(|r| r.split_once('=')) {
+        rules::check_set(name, value)
+            .map_err(|why| failure(Kind::Config, format!("--installer-arg {a:?}: {why}")))?;
+    }
     if a.starts_with("INSTALL_PATH=") {
         return Err(failure(
             Kind::Config,
@@ -525,6 +576,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
         std::fs::write(&f, "dt0c01.F.G\n").unwrap();
+        // Token files must be private (token_tests.rs).
+        let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&f, private).unwrap();
         let c = resolve_args(
             &["--cluster-token-file", f.to_str().unwrap()],
             &[("DT_CLUSTER_TOKEN", "env")],
@@ -567,6 +621,15 @@ mod tests {
                 "--install-path",
             ),
             (&["--fact", "bad"][..], "--fact"),
+            (&["--proxy", "http://u:a/b@proxy:3128"][..], "--proxy"),
+            (
+                &["--cluster-url", "https://u:pw@cluster"][..],
+                "--cluster-url",
+            ),
+            (
+                &["--api-url", "https://u@ag:9999/e/{tenant}/api"][..],
+                "--api-url",
+            ),
             (&["--hostname-pattern", "("][..], "--hostname-pattern"),
         ] {
             let err = resolve_args(args, &[], "").unwrap_err();

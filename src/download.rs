@@ -81,6 +81,9 @@ pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
 /// Downloads `url` into `dir` (which the caller made private, 0700) as a new 0600 file. Retries
 /// (per the client's policy) start the body again from byte 0: the partial file is deleted
 /// and `check` reset. A body shorter than its Content-Length is an error.
+///
+/// With a `limit` (how long, and the option that set it) the download fails (Kind::Api, the
+/// partial file deleted) once it has passed, retries and a trickling body included.
 pub fn download_installer(
     c: &Client,
     url: &str,
@@ -88,13 +91,20 @@ pub fn download_installer(
     dir: &Path,
     check: &mut dyn StreamCheck,
     progress: bool,
+    limit: Option<(std::time::Duration, &str)>,
 ) -> anyhow::Result<Downloaded> {
     ensure_private(dir)?;
     let path = dir.join(FILE_NAME);
-    let call = Call::new(Method::Get, url, "downloading the OneAgent installer")
+    let mut call = Call::new(Method::Get, url, "downloading the OneAgent installer")
         .token(token, API_TOKEN)
         .scope(SCOPE)
         .not_found("no installer for this version and architecture: check --version");
+    if let Some((within, name)) = limit {
+        let at = std::time::Instant::now()
+            .checked_add(within)
+            .ok_or_else(|| failure(Kind::Config, format!("{name} is too large")))?;
+        call = call.deadline(at, name);
+    }
     c.stream(&call, &[200], |resp| {
         check.reset();
         let total = resp.body().content_length();

@@ -300,8 +300,14 @@ pub fn apply_hostname_pattern(facts: &mut Facts, re: &Regex) -> Result<()> {
 
 /// Compiles `--hostname-pattern` (configuration error when it is not a regex).
 pub fn compile_pattern(pattern: &str) -> Result<Regex> {
-    let re = Regex::new(pattern).kind(Kind::Config, || {
-        format!("--hostname-pattern '{pattern}' is not a valid regular expression")
+    let re = Regex::new(pattern).map_err(|e| {
+        failure(
+            Kind::Config,
+            format!(
+                "--hostname-pattern '{pattern}' is not a valid regular expression: {}",
+                regex_reason(&e)
+            ),
+        )
     })?;
     if re.capture_names().flatten().next().is_none() {
         return Err(failure(
@@ -315,10 +321,43 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex> {
     Ok(re)
 }
 
+/// The regex crate's error on one line: it draws the pattern with a caret under the fault and
+/// the reason on a line of its own; this keeps the reason and says where the caret was.
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let reason = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().next().unwrap_or_default());
+    // The pattern line and the caret line below it share their indentation.
+    let caret = lines.iter().enumerate().skip(1).find_map(|(i, l)| {
+        let at = l.find('^')?;
+        let indent = lines[i - 1].len() - lines[i - 1].trim_start().len();
+        (l.trim().chars().all(|c| c == '^' || c == '~')).then(|| at.saturating_sub(indent) + 1)
+    });
+    match caret {
+        Some(at) => format!("{reason} (at character {at})"),
+        None => reason.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::kind_of;
+
+    #[test]
+    fn regex_errors_are_one_line_with_the_reason_and_place() {
+        let err = compile_pattern("^(?P<customer>[a-z]+-(?P<x").unwrap_err();
+        let line = crate::error::one_line(&err);
+        assert_eq!(
+            line,
+            "--hostname-pattern '^(?P<customer>[a-z]+-(?P<x' is not a valid regular \
+             expression: unclosed capture group name (at character 27)"
+        );
+    }
 
     fn host() -> Facts {
         host_facts_from(

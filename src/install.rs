@@ -161,24 +161,27 @@ fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<V
     })
 }
 
-/// Replaces each secret in `text` by `<redacted>`.
+/// Replaces each secret in `text` by `<redacted>`, and masks URL passwords.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         out = out.replace(s, "<redacted>");
     }
-    out
+    crate::secret::redact_userinfo(&out)
 }
 
-/// Arguments shown in logs and errors: values of token options are hidden.
+/// Arguments shown in logs and errors: values of token options are hidden, URL passwords
+/// (`--set-proxy=http://user:pass@host`) masked.
 fn shown_args(args: &[String]) -> String {
-    args.iter()
+    let shown = args
+        .iter()
         .map(|a| match a.split_once('=') {
             Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=<redacted>"),
             _ => a.clone(),
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    crate::secret::redact_userinfo(&shown)
 }
 
 /// Runs `oneagentctl ARGS`; its stdout on success. Failure is Kind::Installer.

@@ -85,8 +85,23 @@ impl Action {
     }
 }
 
+/// Descriptions reach the result line, `--json`, stderr and status.json: a proxy password in
+/// the arguments is masked.
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::secret::redact_userinfo(&self.describe()))
+    }
+}
+
+impl Action {
+    fn describe(&self) -> String {
+        let mut f = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_description(&mut f);
+        f
+    }
+
+    fn write_description(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match self {
             Action::Install { version, args } if args.is_empty() => {
                 write!(f, "install OneAgent {version}")
@@ -235,11 +250,21 @@ pub fn settings_diff(s: &Settings, o: &Observed) -> Vec<String> {
     }
     if !s.host_tags.is_empty() {
         let have = o.host_tags.clone().unwrap_or_default();
-        for t in s.host_tags.difference(&have) {
-            args.push(format!("--set-host-tag={t}"));
-        }
-        for t in have.difference(&s.host_tags) {
+        // `--remove-host-tag=X` also removes every tag whose key is X (`env` takes `env=prod`
+        // along): removals go first, then the wanted tags they take along are set again, in
+        // the same call (oneagentctl applies its options in order).
+        let removed: Vec<&String> = have.difference(&s.host_tags).collect();
+        let taken_along = |t: &str| {
+            let key = t.split('=').next().unwrap_or(t);
+            removed.iter().any(|r| r.as_str() == key)
+        };
+        for t in &removed {
             args.push(format!("--remove-host-tag={t}"));
+        }
+        for t in &s.host_tags {
+            if !have.contains(t) || taken_along(t) {
+                args.push(format!("--set-host-tag={t}"));
+            }
         }
     }
     if !s.host_properties.is_empty() {
@@ -606,8 +631,8 @@ mod tests {
             vec![
                 "--set-host-group=web",
                 "--set-monitoring-mode=infra-only",
-                "--set-host-tag=env=prod",
                 "--remove-host-tag=old",
+                "--set-host-tag=env=prod",
                 "--set-host-property=app=shop",
                 "--remove-host-property=x=1",
             ]
@@ -627,6 +652,51 @@ mod tests {
                 "--set-host-property=app=shop",
             ]
         );
+    }
+
+    /// oneagentctl's semantics, in argument order: `--set-host-tag=T` adds T once,
+    /// `--remove-host-tag=X` removes the tags equal to X or whose key is X.
+    fn apply_tag_args(have: &BTreeSet<String>, args: &[String]) -> BTreeSet<String> {
+        let mut tags = have.clone();
+        for a in args {
+            if let Some(t) = a.strip_prefix("--set-host-tag=") {
+                tags.insert(t.to_string());
+            } else if let Some(x) = a.strip_prefix("--remove-host-tag=") {
+                tags.retain(|t| t != x && t.split('=').next() != Some(x));
+            }
+        }
+        tags
+    }
+
+    #[test]
+    fn removing_stray_tags_never_removes_a_wanted_one() {
+        let set = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<BTreeSet<_>>();
+        for (want, have) in [
+            (&["env=prod"][..], &["env"][..]),
+            (
+                &["env=prod", "team=a,b"],
+                &["env", "team", "team=c", "env=dev"],
+            ),
+            (&["env"], &["env=dev", "env"]),
+            (&["a=1", "a=2"], &["a", "a=3"]),
+            (&["x"], &["x", "y"]),
+        ] {
+            let s = Settings {
+                host_tags: set(want),
+                ..Default::default()
+            };
+            let mut o = installed(V2);
+            o.host_tags = Some(set(have));
+            let args = settings_diff(&s, &o);
+            assert_eq!(
+                apply_tag_args(&set(have), &args),
+                set(want),
+                "{have:?} -> {want:?} with {args:?}"
+            );
+            let mut after = o.clone();
+            after.host_tags = Some(set(want));
+            assert!(settings_diff(&s, &after).is_empty(), "{want:?}");
+        }
     }
 
     #[test]

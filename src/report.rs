@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::error::{Kind, ResultExt};
 use crate::facts;
 use crate::host::{self, Wanted};
+use crate::secret::redact_userinfo;
 use crate::tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,21 +152,22 @@ pub struct Reporter {
     pub verbose: u8,
 }
 
+/// Every line passes the URL-password mask (a `--proxy` password in an oneagentctl command).
 impl Reporter {
     pub fn step(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", redact_userinfo(msg.as_ref()));
         }
     }
 
     pub fn detail(&self, msg: impl AsRef<str>) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("  {}", msg.as_ref());
+            eprintln!("  {}", redact_userinfo(msg.as_ref()));
         }
     }
 
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("warning: {}", msg.as_ref());
+        eprintln!("warning: {}", redact_userinfo(msg.as_ref()));
     }
 }
 

@@ -15,6 +15,7 @@ fn fresh_install_requests() -> Vec<String> {
     vec![
         format!("GET {ENV}"),
         format!("PUT {ENV}"),
+        format!("POST {ENV}/tokenManagementToken"),
         format!("POST {TOKENS}"),
         format!("GET {LATEST}"),
         "DELETE".into(), // completed below with the token id
@@ -71,7 +72,7 @@ fn fresh_host_new_tenant_then_converged() {
     first.code(2);
     let mut want = fresh_install_requests();
     let id = assert_minted_token_revoked(&w);
-    want[4] = format!("DELETE {TOKENS}/{id}");
+    want[5] = format!("DELETE {TOKENS}/{id}");
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
     first.requests(&want);
     let j = first.json();
@@ -80,7 +81,7 @@ fn fresh_host_new_tenant_then_converged() {
     assert_eq!(j["tenant"], "abc-p1");
     assert_eq!(j["actions"][0]["kind"], "install");
     assert_eq!(j["version"], V_NEW);
-    assert_eq!(j["requests"], 5);
+    assert_eq!(j["requests"], 6);
     assert!(j["sha256"].as_str().is_some_and(|s| s.len() == 64), "{j}");
     assert!(j["error"].is_null());
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
@@ -349,7 +350,7 @@ fn exit_4_for_api_failures_and_unknown_tenant_without_cluster_token() {
     // No cluster token, an API token of another tenant: the tenant cannot be checked or created.
     let w = World::new();
     let token_file = w.dir.path().join("api-token");
-    std::fs::write(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").unwrap();
+    harness::write_private(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
     let r = w
         .cmd("apply")
         .without_cluster_token()
@@ -585,7 +586,7 @@ fn api_token_is_used_directly_or_mints_and_revokes() {
     let w = World::new();
     let token = w.env_token("abc-p1", &["InstallerDownload"]);
     let file = w.dir.path().join("api-token");
-    std::fs::write(&file, &token).unwrap();
+    harness::write_private(&file, &token);
     let r = w
         .cmd("apply")
         .without_cluster_token()

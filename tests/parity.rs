@@ -58,7 +58,7 @@ fn deployment_metadata_from_the_environment() {
     w.cmd("apply")
         .env(
             "DT_DEPLOYMENT_METADATA",
-            "orchestration_tech=Ansible,tech_version=1.2.5",
+            "orchestration_tech=Ansible,tech_version=1.2.5,team=a\\,b",
         )
         .run()
         .code(2);
@@ -68,6 +68,7 @@ fn deployment_metadata_from_the_environment() {
         ("Ansible", "1.2.5"),
         "{m:?}"
     );
+    assert_eq!(m["team"], "a,b", "'\\,' is a literal comma: {m:?}");
 }
 
 #[test]

@@ -113,16 +113,15 @@ impl<'c> Network<'c> {
         }
     }
 
-    /// Makes sure the tenant exists (with a cluster token); the token-management token when
-    /// creating it gave us one.
-    fn ensure_tenant(&self) -> Result<Option<Secret>> {
+    /// Makes sure the tenant exists (with a cluster token).
+    fn ensure_tenant(&self) -> Result<()> {
         let tenant = self.tenant()?;
         let Some(cluster_token) = &self.cfg.cluster_token else {
             self.out.step(format!(
                 "no cluster token: not checking whether tenant {} exists (it cannot be created)",
                 tenant.id
             ));
-            return Ok(None);
+            return Ok(());
         };
         let cluster_url = self.cfg.cluster_url.as_deref().ok_or_else(|| {
             failure(
@@ -143,7 +142,7 @@ impl<'c> Network<'c> {
         } else {
             format!("tenant {}: exists", tenant.id)
         });
-        Ok(ensured.token_management_token)
+        Ok(())
     }
 
     /// The installer download token, obtained once per run.
@@ -169,16 +168,15 @@ impl<'c> Network<'c> {
             ));
         }
         self.preflight()?;
-        let created_token = self.ensure_tenant()?;
+        self.ensure_tenant()?;
         let tenant = self.tenant()?;
         let api_url = self.api_url()?;
         let client = self.client()?;
-        let label = format!(
-            "oneagent-bootstrap installer download ({})",
-            hostname::get()
+        let label = token::run_token_name(
+            &hostname::get()
                 .ok()
                 .and_then(|h| h.into_string().ok())
-                .unwrap_or_else(|| "unknown host".into())
+                .unwrap_or_else(|| "unknown host".into()),
         );
         if let Some(api_token) = &self.cfg.api_token {
             let scopes = token::scopes_of(client, &api_url, api_token).with_context(|| {
@@ -204,13 +202,14 @@ impl<'c> Network<'c> {
             ));
             return Ok(InstallerToken::Minted(guard));
         }
-        let management = match (created_token, &self.cfg.cluster_token) {
-            (Some(t), _) => t,
-            (None, Some(cluster_token)) => {
+        // Short-lived (5 min) for a new tenant as for an existing one: it cannot revoke
+        // itself, so it must expire by itself.
+        let management = match &self.cfg.cluster_token {
+            Some(cluster_token) => {
                 let cluster_url = self.cfg.cluster_url.as_deref().unwrap_or_default();
                 cluster::token_management_token(client, cluster_url, cluster_token, &tenant.id)?
             }
-            (None, None) => return Err(failure(Kind::Internal, "no token passed the preflight")),
+            None => return Err(failure(Kind::Internal, "no token passed the preflight")),
         };
         let guard = MintedGuard::mint(client, &api_url, &management, &label)?;
         self.out.step(format!(
@@ -257,7 +256,19 @@ impl<'c> Network<'c> {
         let url = download::installer_url(&self.api_url()?, version, arch);
         let client = self.client()?;
         let token = self.installer_token()?.clone();
-        download::download_installer(client, &url, &token, dir, check, progress)
+        let limit = format!(
+            "--download-timeout {}",
+            humantime::format_duration(self.cfg.download_timeout)
+        );
+        download::download_installer(
+            client,
+            &url,
+            &token,
+            dir,
+            check,
+            progress,
+            Some((self.cfg.download_timeout, &limit)),
+        )
     }
 
     /// GET of a public document (the root certificate), for verify::load_trust.

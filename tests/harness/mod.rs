@@ -10,6 +10,10 @@ use std::process::{Command, Stdio};
 use dtsim::{Dtsim, Fault, FaultRule, Options};
 use serde_json::Value;
 
+// Helpers of tests/hardening_input.rs (token census, faults for N requests, private files).
+mod input;
+pub use input::write_private;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
 pub const PATTERN: &str = r"^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-";
 pub const TEMPLATE: &str = "{customer}-{stage}{index}";
@@ -37,7 +41,7 @@ impl World {
         let ca = dir.path().join("dtsim-ca.pem");
         std::fs::write(&ca, sim.ca_pem()).expect("write CA");
         let cluster_token_file = dir.path().join("cluster-token");
-        std::fs::write(&cluster_token_file, sim.cluster_token()).expect("write token");
+        write_private(&cluster_token_file, &sim.cluster_token());
         World {
             state: dir.path().join("state"),
             install: dir.path().join("oneagent"),
