@@ -27,10 +27,13 @@ impl World {
         .expect("token management token");
         let tm: Value = r.body_mut().read_json().expect("json");
         let tm = tm["token"].as_str().expect("token").to_string();
-        let mut r = ureq::get(format!("{base}/e/{env}/api/v2/apiTokens"))
-            .header("Authorization", &format!("Api-Token {tm}"))
-            .call()
-            .expect("token list");
+        // expirationDate is not among the list's default fields: ask for it (`+` URL-encoded).
+        let mut r = ureq::get(format!(
+            "{base}/e/{env}/api/v2/apiTokens?fields=%2BexpirationDate&pageSize=10000"
+        ))
+        .header("Authorization", &format!("Api-Token {tm}"))
+        .call()
+        .expect("token list");
         let list: Value = r.body_mut().read_json().expect("json");
         self.sim.clear_requests();
         let now = std::time::SystemTime::now();
