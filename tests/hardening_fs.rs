@@ -350,3 +350,106 @@ fn a_panic_ends_as_exit_1_with_cleanup() {
         .count();
     assert_eq!(alive, 0, "{tokens}");
 }
+
+#[test]
+fn status_json_is_always_an_object_and_stable_without_a_recorded_run() {
+    let w = World::new();
+    let a = w.cmd("status").arg("--json").run();
+    a.code(0);
+    std::thread::sleep(Duration::from_millis(1100));
+    let b = w.cmd("status").arg("--json").run();
+    let (a, b) = (a.json(), b.json());
+    assert!(a["updatedAt"].is_null(), "{a}");
+    assert_eq!(a, b);
+    assert!(a["error"].is_null(), "{a}");
+    assert!(!w.state.exists(), "status created the state dir");
+
+    // oneagentctl fails: the object is still printed, with the error.
+    w.cmd("apply").run().code(2);
+    let ctl = w.install.join("agent/tools/oneagentctl");
+    std::fs::write(&ctl, "#!/bin/sh\necho 'ctl is broken' >&2\nexit 1\n").unwrap();
+    let r = w.cmd("status").arg("--json").run();
+    r.code(6);
+    let j = r.json();
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ctl is broken"),
+        "{j}"
+    );
+    assert_eq!(j["isAgentInstalled"], true, "{j}");
+    assert!(j["updatedAt"].is_string(), "{j}");
+}
+
+#[test]
+fn a_corrupt_status_json_is_reported_as_corrupt_and_replaced() {
+    let w = World::new();
+    std::fs::create_dir(&w.state).unwrap();
+    std::fs::write(w.state.join("status.json"), "{\"state\": \"Inst").unwrap();
+    let r = w.cmd("status").arg("--json").run();
+    r.code(0);
+    let j = r.json();
+    let message = j["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is corrupt") && message.contains("the next apply replaces it"),
+        "{j}"
+    );
+    w.cmd("status").run().code(0).stdout_has("is corrupt");
+    w.cmd("apply")
+        .run()
+        .code(2)
+        .stderr_has("is corrupt")
+        .stderr_has("this run replaces it");
+    assert_eq!(w.status_json()["state"], "Installed");
+}
+
+#[test]
+fn json_changed_tells_whether_a_failed_run_changed_the_host() {
+    // The installer fails before writing anything: nothing changed.
+    let w = World::new();
+    w.fault("GET", INSTALLER, Fault::InstallerFails { exit_code: 9 });
+    let r = w.cmd("apply").arg("--json").run();
+    r.code(6);
+    assert_eq!(r.json()["changed"], false);
+
+    // The installer installs, but for another tenant (exit 6): the host did change.
+    let w = World::new();
+    let token = w.env_token("other-t1", &["InstallerDownload"]);
+    let api_url = format!("{}/e/other-t1/api", w.sim.url());
+    let r = w
+        .cmd("apply")
+        .without_cluster_token()
+        .env("DT_API_TOKEN", &token)
+        .args(&["--api-url", &api_url, "--json"])
+        .run();
+    r.code(6);
+    assert_eq!(r.json()["changed"], true, "{}", r.stdout);
+}
+
+#[test]
+fn a_failed_oneagentctl_step_points_at_a_log_that_holds_it() {
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    let tools = w.install.join("agent/tools");
+    std::fs::rename(tools.join("oneagentctl"), tools.join("oneagentctl.real")).unwrap();
+    std::fs::write(
+        tools.join("oneagentctl"),
+        "#!/bin/sh\ncase \"$1\" in --set-host-group=*) echo 'host group refused by the test' >&2; \
+         exit 1;; esac\nexec \"$(dirname \"$0\")/oneagentctl.real\" \"$@\"\n",
+    )
+    .unwrap();
+    chmod(&tools.join("oneagentctl"), 0o755);
+    let log = w.state.join("last-install.log");
+    let r = w.cmd("apply").args(&["--host-group", "web"]).run();
+    r.code(6)
+        .stderr_has("host group refused by the test")
+        .stderr_has(&format!("see {}", log.display()));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("--set-host-group=web"), "{text}");
+    assert!(text.contains("host group refused by the test"), "{text}");
+    assert!(
+        !text.contains("Installing OneAgent"),
+        "the older installer log: {text}"
+    );
+}
