@@ -646,3 +646,6 @@ fn describe(o: &Observed, spawns: u32) -> String {
         o.tenant.as_deref().unwrap_or("?")
     )
 }
+
+#[cfg(test)]
+mod panic_tests;
