@@ -34,8 +34,16 @@ use crate::error::{kind_of, one_line, Kind, Outcome as Done};
 use crate::report::{Reporter, RunReport};
 
 fn main() -> ExitCode {
-    // A panic is reported as one line and ends through the normal failure path (crash.rs).
+    // A panic is reported as one line and ends through the normal failure path (crash.rs):
+    // apply/check and each command catch their own (cleanup, JSON); this is the last resort.
     crash::install_hook();
+    match crash::catch("running oneagent-bootstrap", || Ok(run_command())) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn run_command() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
