@@ -41,31 +41,40 @@ fn owner_name(uid: u32) -> String {
     format!("uid {uid}")
 }
 
-/// Why `meta` (of `path`) makes it unsafe, if it does. `sticky_ok`: a world-writable directory
-/// with the sticky bit is acceptable (a parent such as /tmp), not for the directory we write in.
-fn unsafe_because(meta: &fs::Metadata, sticky_ok: bool) -> Option<&'static str> {
+/// What makes a path unsafe.
+#[derive(Debug, Clone, Copy)]
+enum Unsafe {
+    Owner,
+    Writable,
+}
+
+/// Why `meta` makes its path unsafe, if it does. `sticky_ok`: a world-writable directory with
+/// the sticky bit is acceptable (a parent such as /tmp), not for the directory we write in.
+fn unsafe_because(meta: &fs::Metadata, sticky_ok: bool) -> Option<Unsafe> {
     let mode = meta.mode();
     if !trusted_owner(meta.uid()) {
-        return Some("is owned by another user");
+        return Some(Unsafe::Owner);
     }
     let sticky = meta.is_dir() && mode & libc::S_ISVTX != 0;
     if mode & 0o022 != 0 && !(sticky && sticky_ok) {
-        return Some("is writable by group or others");
+        return Some(Unsafe::Writable);
     }
     None
 }
 
-fn refusal(what: &str, path: &Path, meta: &fs::Metadata, why: &str) -> anyhow::Error {
+fn refusal(what: &str, path: &Path, meta: &fs::Metadata, why: Unsafe) -> anyhow::Error {
+    let p = path.display();
+    let (why, fix) = match why {
+        Unsafe::Owner => ("is owned by another user", format!("chown root {p}")),
+        Unsafe::Writable => ("is writable by group or others", format!("chmod go-w {p}")),
+    };
     failure(
         Kind::Config,
         format!(
-            "refusing to use {what}: {} {why} ({}, mode {:04o}), so someone other than root \
-             could change what runs as root; fix: chown root {} && chmod go-w {}",
-            path.display(),
+            "refusing to use {what}: {p} {why} ({}, mode {:04o}), so someone other than root \
+             could change what runs as root; fix: {fix}, or use another path",
             owner_name(meta.uid()),
             meta.mode() & 0o7777,
-            path.display(),
-            path.display()
         ),
     )
 }

@@ -64,7 +64,7 @@ fn a_state_dir_others_can_write_is_refused_before_anything() {
             ))
             .stderr_has("mode 0777")
             .stderr_has("uid 0 (root)")
-            .stderr_has("chmod go-w");
+            .stderr_has(&format!("fix: chmod go-w {}", w.state.display()));
     }
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
     assert!(!w.installed());
@@ -77,7 +77,8 @@ fn a_state_dir_others_can_write_is_refused_before_anything() {
         .code(3)
         .requests(&[])
         .stderr_has(&format!("uid {NOBODY}"))
-        .stderr_has("owned by another user");
+        .stderr_has("owned by another user")
+        .stderr_has(&format!("fix: chown root {}", w.state.display()));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
 
     // A parent others can write (no sticky bit) is refused too.
