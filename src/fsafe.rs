@@ -288,9 +288,16 @@ impl HeldFile {
         &self.path
     }
 
-    /// The path through which a child that inherits the descriptor reads this same file.
+    /// The path through which a child that inherits the descriptor reads this same file
+    /// (`/proc/self/fd/N` where a minimal system has no `/dev/fd`).
     pub fn fd_path(&self) -> PathBuf {
-        PathBuf::from(format!("/dev/fd/{}", self.file.as_raw_fd()))
+        let fd = self.file.as_raw_fd();
+        let dev = PathBuf::from(format!("/dev/fd/{fd}"));
+        if dev.exists() {
+            dev
+        } else {
+            PathBuf::from(format!("/proc/self/fd/{fd}"))
+        }
     }
 
     pub fn raw_fd(&self) -> i32 {

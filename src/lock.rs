@@ -94,8 +94,9 @@ fn wait_for(file: File, path: &Path, timeout: Duration, on_wait: impl FnOnce()) 
             return Err(failure(
                 Kind::Locked,
                 format!(
-                    "another oneagent-bootstrap run holds {} (waited {}); try again later or \
-                     raise --lock-timeout",
+                    "another oneagent-bootstrap run, or an installer it started (it keeps the \
+                     lock while it runs), holds {} (waited {}); try again later or raise \
+                     --lock-timeout",
                     path.display(),
                     humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
                 ),
