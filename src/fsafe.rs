@@ -28,6 +28,7 @@ fn trusted_owner(uid: u32) -> bool {
 
 /// `uid 1000 (alice)`, or just the number when the user database does not know it.
 fn owner_name(uid: u32) -> String {
+    // SAFETY: passwd is a C struct of integers and pointers, for which all zeroes is valid.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 4096];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
@@ -35,6 +36,7 @@ fn owner_name(uid: u32) -> String {
     // it points to lives in `buf`, read before `buf` goes away.
     let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
     if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
+        // SAFETY: pw_name points to a NUL-terminated name inside `buf`, still alive here.
         let name = unsafe { CStr::from_ptr(pwd.pw_name) }.to_string_lossy();
         return format!("uid {uid} ({name})");
     }
@@ -111,6 +113,14 @@ pub fn trusted_dir(dir: &Path, what: &str) -> Result<Option<PathBuf>> {
             let parent = dir
                 .ancestors()
                 .skip(1)
+                // A relative path's last ancestor is "", meaning the current directory.
+                .map(|a| {
+                    if a.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        a
+                    }
+                })
                 .find_map(|a| fs::canonicalize(a).ok())
                 .unwrap_or_else(|| PathBuf::from("/"));
             check_chain(&parent, what, false)?;
