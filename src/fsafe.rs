@@ -178,8 +178,16 @@ pub fn check_program(path: &Path, what: &str) -> Result<()> {
     if let Some(why) = unsafe_because(&meta, false) {
         return Err(refusal(what, &real, &meta, why));
     }
-    let dir = real.parent().unwrap_or(Path::new("/"));
-    check_chain(dir, &format!("{what} {}", path.display()), false)
+    let what = format!("{what} {}", path.display());
+    check_chain(real.parent().unwrap_or(Path::new("/")), &what, false)?;
+    // Where the name itself lives too, when it is a link: whoever controls that directory
+    // could point the link elsewhere.
+    let named_in = path.parent().map(fs::canonicalize).transpose();
+    let named_in = named_in.kind(Kind::Installer, || format!("checking {what}"))?;
+    match named_in {
+        Some(dir) => check_chain(&dir, &what, false),
+        None => Ok(()),
+    }
 }
 
 /// Opens an existing file in a trusted directory for reading, never through a symbolic link;

@@ -119,6 +119,17 @@ fn programs_in_writable_directories_are_refused() {
     chmod(&ctl, 0o755);
     chown(&ctl, 65534);
     assert!(check_program(&ctl, "oneagentctl").is_err());
+
+    // A link to a safe program, in a directory others can write: they could re-point it.
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    chmod(&open, 0o777);
+    let link = open.join("oneagentctl");
+    std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
+    let msg = one_line(&check_program(&link, "oneagentctl").unwrap_err());
+    assert!(msg.contains(&open.display().to_string()), "{msg}");
+    chmod(&open, 0o755);
+    check_program(&link, "oneagentctl").unwrap();
 }
 
 fn sha(bytes: &[u8]) -> String {
