@@ -640,9 +640,28 @@ mod tests {
             supervised(&mut child, |_| -> () { panic!("a bug") })
         }));
         assert!(caught.is_err());
-        // SAFETY: kill with signal 0 only checks whether the group still exists.
-        let alive = unsafe { libc::killpg(pgid, 0) } == 0;
-        assert!(!alive, "the process group outlived the panic");
+        // Killed members may linger as zombies until init reaps them: look for live ones.
+        let live = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                .filter(|stat| {
+                    let rest: Vec<&str> = stat
+                        .rsplit_once(')')
+                        .map_or("", |(_, r)| r)
+                        .split_whitespace()
+                        .collect();
+                    rest.get(2) == Some(&pgid.to_string().as_str())
+                        && !matches!(rest.first(), Some(&"Z") | Some(&"X"))
+                })
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while live() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(live(), 0, "the process group outlived the panic");
     }
 
     #[test]

@@ -63,6 +63,11 @@ fn a_panic_while_the_installer_runs_fails_the_run_with_cleanup() {
     .unwrap();
     assert_eq!(status["state"], "Failed", "{status}");
     let needle = format!("INSTALL_PATH={}", install.display());
+    // SIGKILLed members take a moment to die; far less than this.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while !running_with(&needle).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         running_with(&needle).is_empty(),
         "the installer outlived the panic"
