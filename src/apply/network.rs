@@ -171,7 +171,8 @@ impl<'c> Network<'c> {
             if !exists {
                 return Err(anyhow::Error::new(TenantMissing(tenant.id.clone())));
             }
-            return Ok(None);
+            // Nothing created, so nothing to hand back.
+            return Ok(Default::default());
         }
         let ensured = cluster::ensure_tenant(
             self.client()?,
