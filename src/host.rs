@@ -72,10 +72,15 @@ impl Wanted {
     }
 }
 
+/// Whether OneAgent's oneagentctl is there (without running it).
+pub fn oneagentctl_present(install_path: &Path) -> bool {
+    oneagentctl_path(install_path).exists()
+}
+
 /// The installed OneAgent under `install_path`, if any. `secrets` are redacted from errors.
 pub fn observe(install_path: &Path, wanted: Wanted, secrets: &[&str]) -> Result<Observed> {
     let mut o = Observed::default();
-    if !oneagentctl_path(install_path).exists() {
+    if !oneagentctl_present(install_path) {
         return Ok(o);
     }
     o.installed = true;

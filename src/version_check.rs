@@ -38,7 +38,8 @@ pub fn path(state_dir: &Path) -> PathBuf {
 
 /// What the target version is remembered for, and for how long.
 pub struct Query<'a> {
-    pub state_dir: &'a Path,
+    /// `None`: no state dir (a `check` on a fresh host), so nothing is remembered.
+    pub state_dir: Option<&'a Path>,
     pub tenant: &'a str,
     pub arch: &'a str,
     pub interval: Duration,
@@ -57,10 +58,14 @@ pub fn target(
     ask: impl FnOnce() -> Result<String>,
 ) -> Result<String> {
     let valid = q.interval + jitter(q.interval, q.seed);
-    if let Some(v) = read(q.state_dir).and_then(|c| fresh(&c, q.tenant, q.arch, valid, now)) {
+    let remembered = q.state_dir.and_then(|dir| {
+        let c = read(dir)?;
+        Some((dir, fresh(&c, q.tenant, q.arch, valid, now)?))
+    });
+    if let Some((dir, v)) = remembered {
         out.step(format!(
             "target version: {v} (remembered in {}; asked again after {})",
-            path(q.state_dir).display(),
+            path(dir).display(),
             humantime::format_duration(valid)
         ));
         return Ok(v);
@@ -68,16 +73,16 @@ pub fn target(
     out.step("asking Dynatrace for the target version (--upgrade)");
     let target = ask()?;
     out.step(format!("target version: {target}"));
-    if !remember {
+    let Some(dir) = q.state_dir.filter(|_| remember) else {
         return Ok(target);
-    }
+    };
     let checked = Checked {
         tenant: q.tenant.to_string(),
         arch: q.arch.to_string(),
         target_version: target.clone(),
         checked_at: unix_secs(now),
     };
-    if let Err(e) = write(q.state_dir, &checked) {
+    if let Err(e) = write(dir, &checked) {
         out.warn(one_line(&e));
     }
     Ok(target)
@@ -196,7 +201,7 @@ mod tests {
     fn asks_once_then_remembers_until_the_interval_is_over() {
         let dir = tempfile::tempdir().unwrap();
         let q = Query {
-            state_dir: dir.path(),
+            state_dir: Some(dir.path()),
             tenant: "abc-p1",
             arch: "x86",
             interval: 6 * HOUR,

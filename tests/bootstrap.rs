@@ -122,7 +122,8 @@ fn fresh_host_new_tenant_then_converged() {
 #[test]
 fn check_on_a_fresh_host_says_install_without_requests() {
     let w = World::new();
-    // A download directory a killed run left behind is removed (by any run, under the lock).
+    // A download directory a killed run left behind is removed by apply (under the lock);
+    // check changes nothing, not even that.
     std::fs::create_dir_all(w.state.join(".download-stale")).unwrap();
     std::fs::write(w.state.join(".download-stale/installer.sh"), "x").unwrap();
     w.cmd("check")
@@ -131,6 +132,8 @@ fn check_on_a_fresh_host_says_install_without_requests() {
         .requests(&[])
         .stdout_has("would change: install");
     assert!(!w.installed());
+    assert!(w.state.join(".download-stale").exists());
+    w.cmd("apply").run().code(2);
     assert!(!w.state.join(".download-stale").exists());
 }
 

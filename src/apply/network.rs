@@ -34,6 +34,29 @@ pub struct Network<'c> {
     token: Option<InstallerToken<'c>>,
     /// The token was revoked: a second mint in one run would be a bug (one token per run).
     revoked: bool,
+    /// `check`: never create the tenant (a missing one is [`TenantMissing`]).
+    read_only: bool,
+}
+
+/// `check` found that the tenant does not exist (apply would create it).
+#[derive(Debug)]
+pub struct TenantMissing(String);
+
+impl std::fmt::Display for TenantMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tenant {} does not exist: apply would create it (check creates nothing), so the \
+             target version cannot be read yet",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TenantMissing {}
+
+pub fn is_tenant_missing(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<TenantMissing>().is_some()
 }
 
 /// The HTTP client, built on first use (so a converged run does not even load CA files).
@@ -68,7 +91,14 @@ impl<'c> Network<'c> {
             client,
             token: None,
             revoked: false,
+            read_only: false,
         }
+    }
+
+    /// For `check`: nothing is created on the cluster.
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
     }
 
     fn client(&self) -> Result<&'c Client> {
@@ -129,6 +159,15 @@ impl<'c> Network<'c> {
                 "a cluster token is set but no --cluster-url (DT_CLUSTER_URL)",
             )
         })?;
+        if self.read_only {
+            let exists =
+                cluster::tenant_exists(self.client()?, cluster_url, cluster_token, &tenant.id)?;
+            if !exists {
+                return Err(anyhow::Error::new(TenantMissing(tenant.id.clone())));
+            }
+            // Nothing created, so nothing to hand back.
+            return Ok(Default::default());
+        }
         let ensured = cluster::ensure_tenant(
             self.client()?,
             cluster_url,

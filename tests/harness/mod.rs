@@ -626,3 +626,38 @@ impl Run<'_> {
         self.without("--cluster-url").without_cluster_token()
     }
 }
+
+// --- hardening-fs helpers ---
+
+/// `uid` and `gid` of an unprivileged user that exists on this machine (nobody).
+pub const NOBODY: u32 = 65534;
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", p.display()));
+}
+
+/// Runs `args` as the unprivileged user [`NOBODY`] (a real second user, through setpriv);
+/// whether it succeeded.
+pub fn as_nobody(args: &[&str]) -> bool {
+    let status = Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            "--",
+        ])
+        .args(args)
+        .status()
+        .expect("setpriv runs");
+    status.success()
+}
+
+/// Processes whose command line contains `needle` (not zombies).
+pub fn running_with(needle: &str) -> Vec<Proc> {
+    processes()
+        .into_iter()
+        .filter(|p| p.cmdline.contains(needle) && !matches!(p.state, 'Z' | 'X'))
+        .collect()
+}
