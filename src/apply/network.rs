@@ -166,7 +166,7 @@ impl<'c> Network<'c> {
                 return Err(anyhow::Error::new(TenantMissing(tenant.id.clone())));
             }
             // Nothing created, so nothing to hand back.
-            return Ok(Default::default());
+            return Ok(());
         }
         let ensured = cluster::ensure_tenant(
             self.client()?,
