@@ -17,8 +17,9 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::config::Config;
+use crate::download;
 use crate::error::{failure, kind_of, one_line, Kind, ResultExt};
-use crate::facts::{self, Facts};
+use crate::facts;
 use crate::host::{self, Observed, Wanted};
 use crate::http::Client;
 use crate::install;
@@ -28,6 +29,7 @@ use crate::report::{self, ActionReport, Reporter, State, Status};
 use crate::signals;
 use crate::tenant::{self, Tenant};
 use crate::verify;
+use crate::version_check;
 
 pub use network::client as http_client;
 
@@ -75,28 +77,6 @@ pub fn run(cfg: &Config, mode: Mode, out: Reporter) -> Outcome {
     }
     o.requests = client.get().map_or(0, Client::requests);
     o
-}
-
-/// Facts of this host plus the configured sources.
-pub fn gather_facts(cfg: &Config) -> Result<Facts> {
-    let text = cfg
-        .facts_file
-        .as_deref()
-        .map(facts::read_facts_file)
-        .transpose()?;
-    let origin = cfg
-        .facts_file
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    facts::gather(
-        facts::host_facts(),
-        &facts::Sources {
-            facts_file: text.as_deref().map(|t| (origin.as_str(), t)),
-            flags: &cfg.facts,
-            hostname_pattern: cfg.hostname_pattern.as_ref(),
-        },
-    )
 }
 
 /// Creates the state directory (0700: it holds the install log and downloads).
@@ -154,9 +134,18 @@ impl<'a> Run<'a> {
             "after taking the lock; nothing was changed".into()
         })?;
 
-        let facts = gather_facts(cfg)?;
-        let tenant = tenant::resolve(&cfg.tenant, &facts)?;
+        let facts = facts::configured(
+            cfg.facts_file.as_deref(),
+            &cfg.facts,
+            cfg.hostname_pattern.as_ref(),
+        )?;
+        let mut tenant = tenant::resolve(&cfg.tenant, &facts)?;
         if tenant.is_none() && cfg.ensure == Ensure::Present {
+            tenant = self.previous_tenant();
+        }
+        // An installer file carries its tenant: without one configured, whatever it installs is
+        // right (the plan then leaves the tenant alone).
+        if tenant.is_none() && cfg.ensure == Ensure::Present && cfg.installer_file.is_none() {
             return Err(failure(
                 Kind::Config,
                 "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
@@ -181,17 +170,20 @@ impl<'a> Run<'a> {
         self.out.detail(describe(&observed, observed.spawns));
         o.version = observed.version.clone();
 
-        let mut net = Network::new(cfg, tenant.as_ref(), self.out, self.client);
+        let machine = cfg
+            .arch
+            .as_deref()
+            .or(facts.get("arch"))
+            .unwrap_or_default();
+        let mut net = Network::new(cfg, tenant.as_ref(), machine, self.out, self.client);
         let mut remote = None;
         let mut plan = plan::plan(&desired, &observed, None);
         if plan.needs_remote {
             signals::check(Kind::Api, || {
                 "before asking Dynatrace for the target version; nothing was changed".into()
             })?;
-            self.out
-                .step("asking Dynatrace for the target version (--upgrade)");
-            let target = net.target_version()?;
-            self.out.step(format!("target version: {target}"));
+            let seed = facts.get("fqdn").unwrap_or_default();
+            let target = self.target_version(&mut net, tenant.as_ref(), seed)?;
             remote = Some(Remote {
                 target_version: target,
             });
@@ -236,6 +228,59 @@ impl<'a> Run<'a> {
         self.write_status(&after, tenant.as_ref(), upgrade_after, o, "changed")
     }
 
+    /// The tenant of the last run, for local work configured without a tenant.
+    fn previous_tenant(&self) -> Option<Tenant> {
+        let id = self.previous.as_ref()?.tenant.clone()?;
+        Some(Tenant {
+            name: id.clone(),
+            id,
+            tags: Vec::new(),
+            derivation: format!(
+                "the last run ({})",
+                report::status_path(&self.cfg.state_dir).display()
+            ),
+        })
+    }
+
+    /// `--upgrade`'s target: remembered for --version-check-interval (+ jitter), else asked.
+    fn target_version(
+        &self,
+        net: &mut Network,
+        tenant: Option<&Tenant>,
+        seed: &str,
+    ) -> Result<String> {
+        let cfg = self.cfg;
+        let arch = net.arch()?;
+        let id = tenant.map(|t| t.id.as_str()).unwrap_or_default();
+        let now = std::time::SystemTime::now();
+        let valid =
+            cfg.version_check_interval + version_check::jitter(cfg.version_check_interval, seed);
+        if let Some(v) = version_check::read(&cfg.state_dir)
+            .and_then(|c| version_check::fresh(&c, id, arch, valid, now))
+        {
+            self.out.step(format!(
+                "target version: {v} (remembered in {}; asked again after {})",
+                version_check::path(&cfg.state_dir).display(),
+                humantime::format_duration(valid)
+            ));
+            return Ok(v);
+        }
+        self.out
+            .step("asking Dynatrace for the target version (--upgrade)");
+        let target = net.target_version()?;
+        self.out.step(format!("target version: {target}"));
+        let checked = version_check::Checked {
+            tenant: id.to_string(),
+            arch: arch.to_string(),
+            target_version: target.clone(),
+            checked_at: version_check::unix_secs(now),
+        };
+        if let Err(e) = version_check::write(&cfg.state_dir, &checked) {
+            self.out.warn(one_line(&e));
+        }
+        Ok(target)
+    }
+
     /// Network phase first (so the minted token dies before anything local happens), then the
     /// local changes in plan order.
     fn execute(
@@ -260,8 +305,15 @@ impl<'a> Run<'a> {
             .any(|a| matches!(a, Action::Repoint { .. }));
 
         // Settings first (no request), then the signature trust before any token exists: a
-        // missing URL or token, or a bad CA file, fails before anything is created.
-        net.preflight()?;
+        // missing URL or token, or a bad CA file, fails before anything is created. Local
+        // work (settings, uninstall, an --installer-file install) needs neither.
+        let download = download_version.is_some() && cfg.installer_file.is_none();
+        if download {
+            net.arch()?;
+        }
+        if download || repoint {
+            net.preflight()?;
+        }
         let trust = match &download_version {
             Some(_) => Some(verify::load_trust(
                 cfg.installer_ca_file.as_deref(),
@@ -295,31 +347,21 @@ impl<'a> Run<'a> {
                         cfg.state_dir.display()
                     )
                 })?;
-            net.installer_token()?;
-            self.status_stage(
-                State::Downloading,
-                format!("downloading OneAgent {version}"),
-                tenant,
-            );
-            self.out.step(format!("downloading OneAgent {version}"));
             // The opt-out skips the signature digest too: no work for a check nobody reads.
             let mut sig = (!cfg.insecure_skip_signature).then(verify::SignatureCheck::new);
-            let progress = !self.out.quiet && !cfg.json;
-            let downloaded = match sig.as_mut() {
-                Some(check) => net.download(version, dir.path(), check, progress),
-                None => net.download(version, dir.path(), &mut (), progress),
+            let downloaded = match &cfg.installer_file {
+                Some(file) => {
+                    self.out.step(format!(
+                        "using the installer file {} (--installer-file; no download)",
+                        file.display()
+                    ));
+                    match sig.as_mut() {
+                        Some(check) => download::copy_installer(file, dir.path(), check),
+                        None => download::copy_installer(file, dir.path(), &mut ()),
+                    }?
+                }
+                None => self.download(net, version, dir.path(), sig.as_mut(), tenant)?,
             };
-            // The token's only job is done: revoke it now, whatever the download's result.
-            net.revoke();
-            // Whatever the download's own error, a stopped run says why it stopped.
-            signals::check(Kind::Api, || {
-                format!("while downloading OneAgent {version}; nothing was installed")
-            })?;
-            let downloaded = downloaded?;
-            self.out.step(format!(
-                "downloaded {} bytes, sha256 {}",
-                downloaded.bytes, downloaded.sha256
-            ));
             o.sha256 = Some(downloaded.sha256.clone());
             let verified = verify::check_download(&downloaded, sig, cfg.sha256.as_deref(), trust)?;
             o.installer_root = Some(if cfg.insecure_skip_signature {
@@ -362,9 +404,14 @@ impl<'a> Run<'a> {
                             "install planned but nothing downloaded",
                         ));
                     };
+                    // An upgrade keeps the settings, but says again who installed it.
+                    let metadata;
                     let settings: &[String] = match action {
                         Action::Install { args, .. } => args,
-                        _ => &[],
+                        _ => {
+                            metadata = plan::metadata_args(&cfg.settings);
+                            &metadata
+                        }
                     };
                     self.status_stage(
                         State::Installing,
@@ -418,6 +465,41 @@ impl<'a> Run<'a> {
         // `installer` (the TempDir) is dropped here: the downloaded file and its directory go.
         drop(installer);
         Ok(())
+    }
+
+    /// The installer from Dynatrace, with the download token revoked as soon as it is done.
+    fn download(
+        &self,
+        net: &mut Network,
+        version: &str,
+        dir: &Path,
+        sig: Option<&mut verify::SignatureCheck>,
+        tenant: Option<&Tenant>,
+    ) -> Result<download::Downloaded> {
+        net.installer_token()?;
+        self.status_stage(
+            State::Downloading,
+            format!("downloading OneAgent {version}"),
+            tenant,
+        );
+        self.out.step(format!("downloading OneAgent {version}"));
+        let progress = !self.out.quiet && !self.cfg.json;
+        let downloaded = match sig {
+            Some(check) => net.download(version, dir, check, progress),
+            None => net.download(version, dir, &mut (), progress),
+        };
+        // The token's only job is done: revoke it now, whatever the download's result.
+        net.revoke();
+        // Whatever the download's own error, a stopped run says why it stopped.
+        signals::check(Kind::Api, || {
+            format!("while downloading OneAgent {version}; nothing was installed")
+        })?;
+        let downloaded = downloaded?;
+        self.out.step(format!(
+            "downloaded {} bytes, sha256 {}",
+            downloaded.bytes, downloaded.sha256
+        ));
+        Ok(downloaded)
     }
 
     /// Status for an intermediate stage; a failure to write it must not stop the install.

@@ -206,6 +206,26 @@ pub struct Options {
     #[arg(long, env = "DT_ALLOW_DOWNGRADE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Install")]
     pub allow_downgrade: bool,
 
+    /// With --upgrade, ask Dynatrace for the target version at most this often (plus a stable
+    /// per-host jitter); the answer is kept in the state dir
+    #[arg(long, env = "DT_VERSION_CHECK_INTERVAL", default_value = "6h", value_parser = humantime::parse_duration, global = true, help_heading = "Install")]
+    pub version_check_interval: std::time::Duration,
+
+    /// Installer architecture (x86, arm, ppcle, s390, or x86_64, aarch64, ppc64le, s390x)
+    /// [default: from the 'arch' fact]
+    #[arg(long, env = "DT_ARCH", global = true, help_heading = "Install")]
+    pub arch: Option<String>,
+
+    /// Install from this local installer instead of downloading (air-gapped hosts); verified
+    /// like a download, needs no token
+    #[arg(
+        long,
+        env = "DT_INSTALLER_FILE",
+        global = true,
+        help_heading = "Install"
+    )]
+    pub installer_file: Option<PathBuf>,
+
     /// Where OneAgent is installed
     #[arg(
         long,
@@ -253,6 +273,18 @@ pub struct Options {
         help_heading = "Install"
     )]
     pub host_property: Vec<String>,
+
+    /// Deployment metadata KEY=VALUE (repeatable; orchestration_tech, tech_version,
+    /// script_version; an empty VALUE stops managing KEY)
+    /// [default: orchestration_tech=oneagent-bootstrap, script_version=<this version>]
+    #[arg(
+        long,
+        env = "DT_DEPLOYMENT_METADATA",
+        value_delimiter = ',',
+        global = true,
+        help_heading = "Install"
+    )]
+    pub deployment_metadata: Vec<String>,
 
     /// Proxy OneAgent uses to reach Dynatrace (managed only when given)
     #[arg(long, env = "DT_PROXY", global = true, help_heading = "Install")]

@@ -16,8 +16,9 @@ use crate::cli::{Cmd, EnsureArg, Options, SslModeArg};
 use crate::error::{failure, Kind, ResultExt};
 use crate::facts;
 use crate::http::SslMode;
-use crate::plan::{Ensure, Settings, VersionSpec};
+use crate::plan::{Ensure, VersionSpec};
 use crate::secret::Secret;
+use crate::settings::Settings;
 use crate::tenant::TenantSpec;
 
 /// Longest token file we accept: a token is ~100 bytes; anything large is the wrong file.
@@ -40,6 +41,12 @@ pub struct Config {
     pub version: VersionSpec,
     pub upgrade: bool,
     pub allow_downgrade: bool,
+    /// How long a remembered target version (--upgrade) stays good, before the jitter.
+    pub version_check_interval: Duration,
+    /// `--arch` as given (validated); `None` means the `arch` fact decides.
+    pub arch: Option<String>,
+    /// `--installer-file`: install from this file instead of downloading.
+    pub installer_file: Option<PathBuf>,
     pub install_path: PathBuf,
     pub settings: Settings,
     pub installer_args: Vec<String>,
@@ -76,8 +83,14 @@ impl Config {
             version: VersionSpec::Latest,
             upgrade: false,
             allow_downgrade: false,
+            version_check_interval: Duration::from_secs(6 * 3600),
+            arch: None,
+            installer_file: None,
             install_path,
-            settings: Settings::default(),
+            settings: Settings {
+                deployment_metadata: crate::settings::default_deployment_metadata(),
+                ..Settings::default()
+            },
             installer_args: Vec::new(),
             ssl_mode: SslMode::Default,
             ca_file: None,
@@ -203,6 +216,12 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     };
     c.upgrade = o.upgrade;
     c.allow_downgrade = o.allow_downgrade;
+    c.version_check_interval = o.version_check_interval;
+    if let Some(a) = &o.arch {
+        crate::download::installer_arch(a).kind(Kind::Config, || format!("--arch {a:?}"))?;
+    }
+    c.arch = o.arch.clone();
+    c.installer_file = o.installer_file.clone();
     if !c.install_path.is_absolute() {
         return Err(failure(
             Kind::Config,
@@ -385,7 +404,41 @@ fn settings(o: &Options) -> Result<Settings> {
             }
         }
     }
+    s.deployment_metadata = deployment_metadata(&o.deployment_metadata)?;
     Ok(s)
+}
+
+/// Ours by default, then the flags in order (a later KEY wins; an empty value unmanages KEY).
+fn deployment_metadata(flags: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut m = crate::settings::default_deployment_metadata();
+    for f in flags {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(failure(
+                Kind::Config,
+                format!("--deployment-metadata {f:?} is not KEY=VALUE"),
+            ));
+        };
+        let key_ok = !k.is_empty()
+            && k.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'));
+        // oneagentctl prints one KEY=VALUE a line, so a value must stay on one line and a
+        // space would not survive the installer's argument handling either.
+        if !key_ok || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            return Err(failure(
+                Kind::Config,
+                format!(
+                    "--deployment-metadata {f:?}: KEY is A-Z a-z 0-9 _ - . and VALUE has no \
+                     white space"
+                ),
+            ));
+        }
+        if v.is_empty() {
+            m.remove(k);
+        } else {
+            m.insert(k.to_string(), v.to_string());
+        }
+    }
+    Ok(m)
 }
 
 /// Only `--set-*=value` and `KEY=value`: anything else could change what the installer does in
@@ -574,5 +627,52 @@ mod tests {
             "https://ag.example:9999/e/t1/api"
         );
         assert!(resolve_args(&["--cluster-url", "http://[::1]:9/"], &[], "").is_ok());
+    }
+
+    #[test]
+    fn deployment_metadata_arch_and_installer_file() {
+        let c = resolve_args(&[], &[], "").unwrap();
+        let m = &c.settings.deployment_metadata;
+        assert_eq!(m["orchestration_tech"], "oneagent-bootstrap");
+        assert_eq!(m["script_version"], env!("CARGO_PKG_VERSION"));
+        assert!(!m.contains_key("tech_version"));
+        assert_eq!((c.arch, c.installer_file), (None, None));
+
+        let c = resolve_args(
+            &[
+                "--deployment-metadata",
+                "orchestration_tech=Puppet",
+                "--deployment-metadata",
+                "script_version=",
+                "--arch",
+                "aarch64",
+                "--installer-file",
+                "/srv/oneagent.sh",
+            ],
+            &[],
+            "",
+        )
+        .unwrap();
+        let m = &c.settings.deployment_metadata;
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m["orchestration_tech"], "Puppet");
+        assert_eq!(c.arch.as_deref(), Some("aarch64"));
+
+        for (args, needle) in [
+            (
+                ["--deployment-metadata", "novalue"],
+                "--deployment-metadata",
+            ),
+            (
+                ["--deployment-metadata", "k=two words"],
+                "--deployment-metadata",
+            ),
+            (["--deployment-metadata", "=v"], "--deployment-metadata"),
+            (["--arch", "riscv64"], "--arch"),
+        ] {
+            let e = resolve_args(&args, &[], "").unwrap_err();
+            assert_eq!(kind_of(&e), Kind::Config, "{args:?}");
+            assert!(one_line(&e).contains(needle), "{}", one_line(&e));
+        }
     }
 }

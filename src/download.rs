@@ -2,6 +2,7 @@
 //! computing its SHA-256 and feeding a [`StreamCheck`] (the signature digest) in the same pass;
 //! the environment's target version (metainfo) and its connection info.
 
+mod local;
 mod progress;
 
 use std::fs::{self, File, OpenOptions};
@@ -17,6 +18,7 @@ use crate::http::{Attempt, Call, Client, Method};
 use crate::secret::Secret;
 use crate::signals;
 
+pub use local::copy_installer;
 use progress::Progress;
 
 /// Fed every chunk of the body in order; reset when a retry starts the body again.
@@ -43,6 +45,24 @@ const API_TOKEN: &str = "the installer download token";
 const SCOPE: &str = "InstallerDownload";
 const BUFFER: usize = 64 * 1024;
 const FILE_NAME: &str = "Dynatrace-OneAgent-Linux.sh";
+
+/// The installer `arch` Dynatrace serves for a machine architecture, as `uname -m`, Rust,
+/// facter or Ansible name it; OneAgent's own names pass through (so `--arch arm` works too).
+pub fn installer_arch(machine: &str) -> anyhow::Result<&'static str> {
+    match machine.trim().to_ascii_lowercase().as_str() {
+        "x86_64" | "amd64" | "x86" => Ok("x86"),
+        "aarch64" | "arm64" | "arm" => Ok("arm"),
+        "ppc64le" | "powerpc64le" | "ppcle" => Ok("ppcle"),
+        "s390x" | "s390" => Ok("s390"),
+        other => Err(failure(
+            Kind::Config,
+            format!(
+                "no OneAgent installer for architecture '{other}' (Linux installers exist for \
+                 x86_64, aarch64, ppc64le and s390x); set --arch if the 'arch' fact is wrong"
+            ),
+        )),
+    }
+}
 
 /// The Unix `default` installer: `.../latest` or `.../version/{v}`, for `arch`.
 pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
@@ -156,7 +176,7 @@ fn write_body(
 
 /// The installer is executed as root later: a directory others can write to (or even list)
 /// would let them swap or read it between download and run.
-fn ensure_private(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn ensure_private(dir: &Path) -> anyhow::Result<()> {
     let meta = fs::symlink_metadata(dir).map_err(|e| {
         failure(
             Kind::Config,
@@ -182,7 +202,7 @@ fn ensure_private(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// A new file readable by its owner only; a stale one from an earlier try is replaced.
-fn create_private(path: &Path) -> anyhow::Result<File> {
+pub(crate) fn create_private(path: &Path) -> anyhow::Result<File> {
     let _ = fs::remove_file(path);
     OpenOptions::new()
         .write(true)
@@ -192,7 +212,7 @@ fn create_private(path: &Path) -> anyhow::Result<File> {
         .map_err(|e| write_error(path, &e))
 }
 
-fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+pub(crate) fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
     failure(
         Kind::Config,
         format!(
@@ -209,6 +229,27 @@ pub fn target_version(
     token: &Secret,
     arch: &str,
 ) -> anyhow::Result<String> {
+    metainfo(c, api_url, token, arch, &[200])?
+        .ok_or_else(|| failure(Kind::Internal, "metainfo answered without a version"))
+}
+
+/// [`target_version`] with a token that may lack `InstallerDownload`: `None` on 403.
+pub fn target_version_if_allowed(
+    c: &Client,
+    api_url: &str,
+    token: &Secret,
+    arch: &str,
+) -> anyhow::Result<Option<String>> {
+    metainfo(c, api_url, token, arch, &[200, 403])
+}
+
+fn metainfo(
+    c: &Client,
+    api_url: &str,
+    token: &Secret,
+    arch: &str,
+    expect: &[u16],
+) -> anyhow::Result<Option<String>> {
     let url = format!(
         "{}/v1/deployment/installer/agent/unix/default/latest/metainfo?arch={}",
         api_url.trim_end_matches('/'),
@@ -222,11 +263,15 @@ pub fn target_version(
         #[serde(rename = "latestAgentVersion")]
         latest_agent_version: String,
     }
-    let meta: Meta = c.call(&call, &[200])?.json(&call)?;
+    let reply = c.call(&call, expect)?;
+    if reply.status == 403 {
+        return Ok(None);
+    }
+    let meta: Meta = reply.json(&call)?;
     if meta.latest_agent_version.trim().is_empty() {
         return Err(call.api_error("answered with an empty version"));
     }
-    Ok(meta.latest_agent_version.trim().to_string())
+    Ok(Some(meta.latest_agent_version.trim().to_string()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,12 +89,12 @@ pub fn host_facts() -> Facts {
     let os_release = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .unwrap_or_default();
-    host_facts_from(
-        &full,
-        &os_release,
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-    )
+    // Rust says powerpc64 for both byte orders; OneAgent exists only for little-endian.
+    let arch = match std::env::consts::ARCH {
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
+    };
+    host_facts_from(&full, &os_release, std::env::consts::OS, arch)
 }
 
 /// The pure part of [`host_facts`]. No DNS lookup for the FQDN: a converged run must stay fast
@@ -170,6 +170,27 @@ pub fn read_facts_file(path: &Path) -> Result<String> {
         ));
     }
     Ok(text)
+}
+
+/// Facts of this host plus the configured sources (`--facts-file`, `--fact`,
+/// `--hostname-pattern`).
+pub fn configured(
+    facts_file: Option<&Path>,
+    flags: &[String],
+    hostname_pattern: Option<&Regex>,
+) -> Result<Facts> {
+    let text = facts_file.map(read_facts_file).transpose()?;
+    let origin = facts_file
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    gather(
+        host_facts(),
+        &Sources {
+            facts_file: text.as_deref().map(|t| (origin.as_str(), t)),
+            flags,
+            hostname_pattern,
+        },
+    )
 }
 
 /// Host facts, then the facts file, then `--fact`, then the hostname pattern.

@@ -17,10 +17,12 @@ mod lock;
 mod plan;
 mod report;
 mod secret;
+mod settings;
 mod signals;
 mod tenant;
 mod token;
 mod verify;
+mod version_check;
 
 use std::process::ExitCode;
 use std::time::Instant;

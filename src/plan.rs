@@ -3,10 +3,11 @@
 //! observed host is the proof that the host matches.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::host::Observed;
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionSpec {
@@ -29,23 +30,11 @@ pub enum Ensure {
     Absent,
 }
 
-/// OneAgent settings; `None` (or an empty collection) means "not managed".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
-    pub host_group: Option<String>,
-    pub network_zone: Option<String>,
-    pub monitoring_mode: Option<String>,
-    pub proxy: Option<String>,
-    /// Communication endpoints (`--connection-point`), `;`-separated.
-    pub server: Option<String>,
-    pub host_tags: BTreeSet<String>,
-    pub host_properties: BTreeMap<String, String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub ensure: Ensure,
-    /// The tenant id; `None` only when uninstalling.
+    /// The tenant id; `None` when uninstalling, or installing from an installer file without a
+    /// configured tenant (then the tenant is not managed).
     pub tenant: Option<String>,
     pub version: VersionSpec,
     pub upgrade: bool,
@@ -186,7 +175,17 @@ pub fn install_args(s: &Settings) -> Vec<String> {
     for (k, v) in &s.host_properties {
         args.push(format!("--set-host-property={k}={v}"));
     }
+    args.extend(metadata_args(s));
     args
+}
+
+/// The deployment metadata, as the installer and oneagentctl take it (an upgrade passes these
+/// too, so the host always says which version of us installed it).
+pub fn metadata_args(s: &Settings) -> Vec<String> {
+    s.deployment_metadata
+        .iter()
+        .map(|(k, v)| format!("--set-deployment-metadata={k}={v}"))
+        .collect()
 }
 
 /// Endpoint lists compare as sets of trimmed entries (oneagentctl may add braces or spaces).
@@ -247,6 +246,13 @@ pub fn settings_diff(s: &Settings, o: &Observed) -> Vec<String> {
             }
         }
     }
+    // Only our keys: metadata others set (there is no remove option) is not ours to judge.
+    let have = o.deployment_metadata.clone().unwrap_or_default();
+    for (k, v) in &s.deployment_metadata {
+        if have.get(k) != Some(v) {
+            args.push(format!("--set-deployment-metadata={k}={v}"));
+        }
+    }
     args
 }
 
@@ -262,7 +268,6 @@ pub fn plan(d: &Desired, o: &Observed, remote: Option<&Remote>) -> Plan {
         }
         Ensure::Present => {}
     }
-    let tenant = d.tenant.clone().unwrap_or_default();
     if !o.installed {
         p.actions.push(Action::Install {
             version: d.version.clone(),
@@ -312,8 +317,16 @@ pub fn plan(d: &Desired, o: &Observed, remote: Option<&Remote>) -> Plan {
     }
 
     let diff = settings_diff(&d.settings, o);
-    if o.tenant.as_deref().map(str::trim) != Some(tenant.as_str()) {
-        p.actions.push(Action::Repoint { tenant, args: diff });
+    // No tenant configured (an --installer-file install): the one the host has stays.
+    let repoint = d
+        .tenant
+        .as_ref()
+        .filter(|t| o.tenant.as_deref().map(str::trim) != Some(t.as_str()));
+    if let Some(tenant) = repoint {
+        p.actions.push(Action::Repoint {
+            tenant: tenant.clone(),
+            args: diff,
+        });
     } else if !diff.is_empty() {
         p.actions.push(Action::Reconfigure { args: diff });
     }
@@ -619,6 +632,65 @@ mod tests {
             p.actions,
             vec![Action::Repoint {
                 tenant: "abc-p1".into(),
+                args: vec!["--set-host-group=web".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn deployment_metadata_is_installed_and_only_our_keys_drift() {
+        let mut d = desired();
+        d.settings.deployment_metadata = crate::settings::default_deployment_metadata();
+        d.settings
+            .deployment_metadata
+            .insert("orchestration_tech".into(), "Puppet".into());
+        let ours = format!(
+            "--set-deployment-metadata=script_version={}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let p = plan(&d, &Observed::default(), None);
+        let Action::Install { args, .. } = &p.actions[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            args,
+            &vec![
+                "--set-deployment-metadata=orchestration_tech=Puppet".to_string(),
+                ours.clone()
+            ]
+        );
+        assert_eq!(metadata_args(&d.settings), *args);
+
+        // An older bootstrapper's script_version is drift; someone else's key is not.
+        let mut o = installed(V2);
+        o.deployment_metadata = Some(
+            [
+                ("orchestration_tech".to_string(), "Puppet".to_string()),
+                ("script_version".into(), "0.0.1".into()),
+                ("team".into(), "ops".into()),
+            ]
+            .into(),
+        );
+        let p = plan(&d, &o, None);
+        assert_eq!(p.actions, vec![Action::Reconfigure { args: vec![ours] }]);
+        o.deployment_metadata
+            .as_mut()
+            .unwrap()
+            .insert("script_version".into(), env!("CARGO_PKG_VERSION").into());
+        assert!(plan(&d, &o, None).is_converged());
+    }
+
+    #[test]
+    fn without_a_configured_tenant_the_hosts_tenant_stays() {
+        let mut d = desired();
+        d.tenant = None;
+        let mut o = installed(V2);
+        o.tenant = Some("whatever-the-installer-said".into());
+        assert!(plan(&d, &o, None).is_converged());
+        d.settings.host_group = Some("web".into());
+        assert_eq!(
+            plan(&d, &o, None).actions,
+            vec![Action::Reconfigure {
                 args: vec!["--set-host-group=web".into()]
             }]
         );

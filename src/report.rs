@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Kind, ResultExt};
+use crate::facts;
 use crate::host::{self, Wanted};
 use crate::tenant;
 
@@ -229,7 +230,11 @@ pub fn status_command(cfg: &Config) -> Result<()> {
 
 /// `facts [--json]`: every fact with its source, and the tenant they derive (or why not).
 pub fn facts_command(cfg: &Config) -> Result<()> {
-    let facts = crate::apply::gather_facts(cfg)?;
+    let facts = facts::configured(
+        cfg.facts_file.as_deref(),
+        &cfg.facts,
+        cfg.hostname_pattern.as_ref(),
+    )?;
     let tenant = tenant::resolve(&cfg.tenant, &facts);
     if cfg.json {
         let map: serde_json::Map<String, serde_json::Value> = facts

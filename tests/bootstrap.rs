@@ -228,9 +228,12 @@ fn upgrade_policy_installs_newer_and_never_downgrades() {
     assert_eq!(up.json()["actions"][0]["kind"], "upgrade");
     assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
     assert_eq!(w.status_json()["isUpgradeAvailable"], false);
-    // An older target: no downgrade.
+    // An older target: no downgrade. (Interval 0: ask now, not the answer remembered above.)
     w.set_default_version("abc-p1", V_OLD);
-    let down = w.cmd("apply").args(&["--upgrade", "--json"]).run();
+    let down = w
+        .cmd("apply")
+        .args(&["--upgrade", "--json", "--version-check-interval", "0s"])
+        .run();
     down.code(0).stderr_has("not downgrading");
     assert_eq!(down.json()["actions"], serde_json::json!([]));
     assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
@@ -637,19 +640,8 @@ fn json_result_on_failure_names_the_error() {
 #[test]
 fn verify_command_checks_signature_and_digest() {
     let w = World::new();
-    let token = w.env_token("abc-p1", &["InstallerDownload"]);
-    let mut resp = ureq::get(format!("{}{LATEST}", w.sim.url()))
-        .header("Authorization", &format!("Api-Token {token}"))
-        .call()
-        .expect("installer download");
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .expect("installer body");
-    let file = w.dir.path().join("installer.sh");
-    std::fs::write(&file, &body).unwrap();
+    let file = w.installer_file("abc-p1");
+    let body = std::fs::read(&file).unwrap();
     let ca = w.ca.to_str().unwrap().to_string();
     let path = file.to_str().unwrap().to_string();
     w.bare(&["verify", &path, "--installer-ca-file", &ca])

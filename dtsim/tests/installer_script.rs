@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use dtsim::installer::{Ca, Factory, InstallerParams, Variant, VERSIONS};
 
+/// Every installer and oneagentctl option of section 7: accepted, stored, read back, validated.
+#[path = "installer_script/options.rs"]
+mod options;
+
 const TOKEN: &str = "dtsimTenantToken'With$Quote";
 
 fn factory() -> &'static Factory {
@@ -149,7 +153,7 @@ fn install_configure_upgrade_uninstall_with(shell: &'static str) {
     assert_eq!(get(&root, "--get-host-tags"), "env=prod\nteam\n");
     assert_eq!(get(&root, "--get-host-properties"), "owner=ops\n");
     assert_eq!(get(&root, "--get-proxy"), "\n");
-    assert_eq!(get(&root, "--get-auto-update-enabled"), "\n");
+    assert_eq!(get(&root, "--get-auto-update-enabled"), "true\n");
     let token =
         std::fs::read_to_string(root.join("agent/conf/settings/tenant-token")).expect("token");
     assert_eq!(token, format!("{TOKEN}\n"));
@@ -181,7 +185,7 @@ fn install_configure_upgrade_uninstall_with(shell: &'static str) {
     assert_eq!(restarts.trim(), "1");
     let (code, _, _) = ctl(
         &root,
-        &["--remove-host-property=cost", "--remove-host-tag=env"],
+        &["--remove-host-property=cost", "--remove-host-tag=env=prod"],
     );
     assert_eq!(code, 0);
     assert_eq!(get(&root, "--get-host-properties"), "owner=dev\n");
@@ -254,6 +258,7 @@ fn bad_installer_arguments_write_nothing() {
             "--set-tenant-tokn=SECRETVALUE",
         ],
         &[root_arg.as_str(), "--remove-host-tag=x"],
+        &[root_arg.as_str(), "--set-deployment-metadata=novalue"],
         &["INSTALL_PATH=relative/path"],
     ] {
         let out = dash(&inst, bad);
@@ -330,4 +335,74 @@ fn dump_installer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = installer(dir.path(), VERSIONS[1], Variant::Normal);
     std::fs::copy(path, target).expect("copying the installer");
+}
+
+/// Installs VERSIONS[1] under `<dir>/opt/oneagent` with `args`; returns INSTALL_PATH.
+fn install_with(dir: &Path, args: &[&str]) -> PathBuf {
+    let root = dir.join("opt/oneagent");
+    let root_arg = format!("INSTALL_PATH={}", root.display());
+    let mut all = vec![root_arg.as_str()];
+    all.extend_from_slice(args);
+    let out = dash(&installer(dir, VERSIONS[1], Variant::Normal), &all);
+    assert_ok(&out, &format!("install {args:?}"));
+    root
+}
+
+#[test]
+fn deployment_metadata_is_set_replaced_and_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // What Dynatrace's Ansible collection passes on every install.
+    let root = install_with(
+        dir.path(),
+        &[
+            "--set-deployment-metadata=orchestration_tech=Ansible",
+            "--set-deployment-metadata=tech_version=2.16.1",
+            "--set-deployment-metadata=script_version=1.2.5",
+            "--set-deployment-metadata=tech_version=2.17.0",
+        ],
+    );
+    assert_eq!(
+        get(&root, "--get-deployment-metadata"),
+        "orchestration_tech=Ansible\nscript_version=1.2.5\ntech_version=2.17.0\n"
+    );
+    let (code, _, err) = ctl(
+        &root,
+        &[
+            "--set-deployment-metadata=orchestration_tech=oneagent-bootstrap",
+            "--set-deployment-metadata=script_version=",
+            "--set-deployment-metadata=note=a=b c",
+        ],
+    );
+    assert_eq!(code, 0, "oneagentctl --set-deployment-metadata: {err}");
+    assert_eq!(
+        get(&root, "--get-deployment-metadata"),
+        "tech_version=2.17.0\norchestration_tech=oneagent-bootstrap\nnote=a=b c\n"
+    );
+    for bad in [
+        "--set-deployment-metadata=no_value",
+        "--set-deployment-metadata==x",
+        "--set-deployment-metadata=bad key=x",
+    ] {
+        let (code, _, err) = ctl(&root, &[bad, "--set-deployment-metadata=tech_version=9"]);
+        assert_eq!(code, 1, "oneagentctl {bad} should fail");
+        assert!(
+            err.contains("deployment-metadata") || err.contains("deployment metadata"),
+            "{err}"
+        );
+        assert!(
+            get(&root, "--get-deployment-metadata").contains("tech_version=2.17.0\n"),
+            "{bad} changed the metadata"
+        );
+    }
+    // Removing every key leaves the empty answer every list getter gives.
+    let (code, _, _) = ctl(
+        &root,
+        &[
+            "--set-deployment-metadata=tech_version=",
+            "--set-deployment-metadata=orchestration_tech=",
+            "--set-deployment-metadata=note=",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(get(&root, "--get-deployment-metadata"), "\n");
 }

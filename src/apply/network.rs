@@ -27,6 +27,8 @@ enum InstallerToken<'c> {
 pub struct Network<'c> {
     cfg: &'c Config,
     tenant: Option<&'c Tenant>,
+    /// The machine architecture (`--arch` or the `arch` fact), mapped when a request needs it.
+    machine: &'c str,
     out: Reporter,
     client: &'c OnceCell<Client>,
     token: Option<InstallerToken<'c>>,
@@ -50,30 +52,18 @@ pub fn client<'c>(cfg: &Config, cell: &'c OnceCell<Client>, quiet: bool) -> Resu
         .ok_or_else(|| failure(Kind::Internal, "the HTTP client was not kept"))
 }
 
-/// OneAgent's name for this machine's architecture.
-pub fn installer_arch() -> Result<&'static str> {
-    match std::env::consts::ARCH {
-        "x86_64" | "x86" => Ok("x86"),
-        "aarch64" => Ok("arm"),
-        "powerpc64" => Ok("ppcle"),
-        "s390x" => Ok("s390"),
-        other => Err(failure(
-            Kind::Config,
-            format!("no OneAgent installer for architecture '{other}'"),
-        )),
-    }
-}
-
 impl<'c> Network<'c> {
     pub fn new(
         cfg: &'c Config,
         tenant: Option<&'c Tenant>,
+        machine: &'c str,
         out: Reporter,
         client: &'c OnceCell<Client>,
     ) -> Network<'c> {
         Network {
             cfg,
             tenant,
+            machine,
             out,
             client,
             token: None,
@@ -92,6 +82,11 @@ impl<'c> Network<'c> {
                 "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
             )
         })
+    }
+
+    /// The installer arch for this host; checked before the first request that needs it.
+    pub fn arch(&self) -> Result<&'static str> {
+        download::installer_arch(self.machine)
     }
 
     pub fn api_url(&self) -> Result<String> {
@@ -227,9 +222,19 @@ impl<'c> Network<'c> {
 
     /// What `latest` means for this tenant now.
     pub fn target_version(&mut self) -> Result<String> {
-        let arch = installer_arch()?;
+        let arch = self.arch()?;
+        self.preflight()?;
         let api_url = self.api_url()?;
         let client = self.client()?;
+        // An operator's API token with InstallerDownload makes the check this one request (no
+        // scope lookup); without the scope (403) it mints a download token as usual.
+        if let (None, Some(api_token)) = (&self.token, &self.cfg.api_token) {
+            if let Some(v) = download::target_version_if_allowed(client, &api_url, api_token, arch)?
+            {
+                self.token = Some(InstallerToken::Given(api_token.clone()));
+                return Ok(v);
+            }
+        }
         let token = self.installer_token()?.clone();
         download::target_version(client, &api_url, &token, arch)
     }
@@ -248,7 +253,7 @@ impl<'c> Network<'c> {
         check: &mut dyn StreamCheck,
         progress: bool,
     ) -> Result<Downloaded> {
-        let arch = installer_arch()?;
+        let arch = self.arch()?;
         let url = download::installer_url(&self.api_url()?, version, arch);
         let client = self.client()?;
         let token = self.installer_token()?.clone();

@@ -17,6 +17,29 @@ fn installer_urls_for_latest_and_a_version() {
     );
 }
 
+#[test]
+fn machine_architectures_map_to_installer_arches() {
+    for (machine, arch) in [
+        ("x86_64", "x86"),
+        ("amd64", "x86"),
+        ("aarch64", "arm"),
+        ("ARM64", "arm"),
+        ("ppc64le", "ppcle"),
+        ("s390x", "s390"),
+        ("s390", "s390"),
+    ] {
+        assert_eq!(installer_arch(machine).unwrap(), arch, "{machine}");
+    }
+    for bad in ["riscv64", "i686", "ppc64", "", "x86&flavor=musl"] {
+        let e = installer_arch(bad).unwrap_err();
+        assert_eq!(
+            crate::error::kind_of(&e),
+            crate::error::Kind::Config,
+            "{bad}"
+        );
+    }
+}
+
 mod against_dtsim {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 

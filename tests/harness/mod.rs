@@ -568,3 +568,55 @@ pub fn find_token(text: &str) -> Option<String> {
     }
     None
 }
+
+// ---- tests/parity.rs ----
+
+impl World {
+    /// Downloads the `latest` x86 installer of environment `env` the way an operator would for
+    /// an air-gapped host, into a file of the test's temp dir; the request log is cleared.
+    pub fn installer_file(&self, env: &str) -> PathBuf {
+        let token = self.env_token(env, &["InstallerDownload"]);
+        let url = format!(
+            "{}/e/{env}/api/v1/deployment/installer/agent/unix/default/latest?arch=x86&flavor=default",
+            self.sim.url()
+        );
+        let mut resp = ureq::get(url)
+            .header("Authorization", &format!("Api-Token {token}"))
+            .call()
+            .expect("installer download");
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .expect("installer body");
+        let path = self.dir.path().join(format!("{env}-installer.sh"));
+        std::fs::write(&path, body).expect("write installer");
+        self.sim.clear_requests();
+        path
+    }
+
+    /// `oneagentctl --get-deployment-metadata` as KEY -> VALUE.
+    pub fn deployment_metadata(&self) -> std::collections::BTreeMap<String, String> {
+        self.oneagentctl(&["--get-deployment-metadata"])
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Run<'_> {
+    /// Drops a default option and its value (e.g. `--cluster-url` for local-only runs).
+    pub fn without(mut self, flag: &str) -> Self {
+        if let Some(i) = self.args.iter().position(|a| a == flag) {
+            self.args.drain(i..(i + 2).min(self.args.len()));
+        }
+        self
+    }
+
+    /// No Dynatrace address and no token: only local work can succeed.
+    pub fn offline(self) -> Self {
+        self.without("--cluster-url").without_cluster_token()
+    }
+}
