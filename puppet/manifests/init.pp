@@ -154,7 +154,7 @@ class oneagent_bootstrap (
   }
 
   $file_ensure = $ensure ? { 'present' => 'file', default => 'absent' }
-  # Tokens stay until the uninstall ran; `backup => false` keeps them out of the filebucket.
+  # `backup => false` keeps the tokens out of the filebucket.
   $secrets.each |$name, $value| {
     $token_ensure = $value ? { undef => 'absent', default => $file_ensure }
     file { "${config_dir}/${name}":
@@ -177,25 +177,20 @@ class oneagent_bootstrap (
     backup  => false,
   }
 
-  # Uninstalling needs no tenant or token to decide, and the token files are gone once it ran:
-  # the check for `absent` leaves them out so a converged host needs none of them.
-  $check_args = $ensure ? {
+  # Uninstalling needs no tenant, address or token: the token files go first.
+  $run_args = $ensure ? {
     'present' => $args,
     default   => ['--install-path', $install_path, '--state-dir', $state_dir, '--ensure', 'absent'] + $extra_args,
   }
   $files = File["${config_dir}/cluster-token", "${config_dir}/api-token", $facts_file]
   exec { 'oneagent-bootstrap apply':
-    command     => [$binary_path, 'apply', '--quiet'] + $args,
-    unless      => [[$binary_path, 'check', '--quiet'] + $check_args],
+    command     => [$binary_path, 'apply', '--quiet'] + $run_args,
+    unless      => [[$binary_path, 'check', '--quiet'] + $run_args],
     environment => $environment,
     returns     => [0, 2],
     logoutput   => true,
     timeout     => 0,
   }
 
-  if $ensure == 'present' {
-    $files -> Exec['oneagent-bootstrap apply']
-  } else {
-    File[$config_dir] -> Exec['oneagent-bootstrap apply'] -> $files
-  }
+  $files -> Exec['oneagent-bootstrap apply']
 }
