@@ -402,3 +402,65 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
     assert_no_token_under(&w, &w.state);
     assert_no_token_under(&w, &d.join("ansible-home"));
 }
+
+#[test]
+fn puppet_module_passes_parser_validate_and_puppet_lint() {
+    let (Some(puppet), Some(lint)) = (
+        tool("puppet", "SKIP_PUPPET_TESTS", "apt-get install puppet"),
+        tool(
+            "puppet-lint",
+            "SKIP_PUPPET_TESTS",
+            "apt-get install puppet-lint",
+        ),
+    ) else {
+        return;
+    };
+    let module = Path::new(REPO).join("puppet");
+    let manifests: Vec<PathBuf> = World::files_under(&module)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "pp"))
+        .collect();
+    assert!(manifests.len() >= 2, "manifests found: {manifests:?}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let validate = run(Command::new(puppet)
+        .args(["parser", "validate", "--color", "false", "--vardir"])
+        .arg(dir.path())
+        .args(&manifests));
+    assert_eq!(
+        validate.code, 0,
+        "puppet parser validate:\n{}",
+        validate.text
+    );
+    // Run from the module root so its .puppet-lint.rc applies.
+    let lint = run(Command::new(lint).current_dir(&module).args([
+        "--fail-on-warnings",
+        "manifests",
+        "types",
+    ]));
+    assert_eq!(lint.code, 0, "puppet-lint:\n{}", lint.text);
+}
+
+#[test]
+fn ansible_role_passes_ansible_lint() {
+    let Some(lint) = tool(
+        "ansible-lint",
+        "SKIP_ANSIBLE_TESTS",
+        "pip install ansible-lint (in a venv) and put its bin/ on PATH",
+    ) else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let out = run(Command::new(lint)
+        .current_dir(Path::new(REPO).join("ansible"))
+        .args([
+            "--offline",
+            "--strict",
+            "--profile",
+            "production",
+            "--nocolor",
+        ])
+        .arg("roles/oneagent_bootstrap")
+        .env("ANSIBLE_HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path()));
+    assert_eq!(out.code, 0, "ansible-lint:\n{}", out.text);
+}
