@@ -42,14 +42,14 @@ class oneagent_bootstrap (
   Optional[String[1]] $tenant = undef,
   Optional[String[1]] $tenant_template = undef,
   Optional[String[1]] $tenant_name_template = undef,
-  Array[String[1]] $tenant_tags = [],
+  Array[Oneagent_bootstrap::Item] $tenant_tags = [],
   Optional[String[1]] $hostname_pattern = undef,
   Hash[String[1], String] $extra_facts = {},
   Optional[String[1]] $host_group = undef,
   Optional[String[1]] $network_zone = undef,
   Optional[Enum['fullstack', 'infra-only', 'discovery']] $monitoring_mode = undef,
-  Array[String[1]] $host_tags = [],
-  Hash[String[1], String] $host_properties = {},
+  Array[Oneagent_bootstrap::Item] $host_tags = [],
+  Hash[Oneagent_bootstrap::Item, Oneagent_bootstrap::Item] $host_properties = {},
   String[1] $version = 'latest',
   Boolean $upgrade = false,
   Oneagent_bootstrap::Absolutepath $install_path = '/opt/dynatrace/oneagent',
@@ -62,7 +62,7 @@ class oneagent_bootstrap (
   Optional[String[1]] $package_name = undef,
   Oneagent_bootstrap::Absolutepath $binary_path = '/usr/local/bin/oneagent-bootstrap',
   Array[String[1]] $extra_args = [],
-  Hash[String[1], String[1]] $deployment_metadata = {},
+  Hash[Oneagent_bootstrap::Item, Variant[Oneagent_bootstrap::Item, Enum['']]] $deployment_metadata = {},
 ) {
   if $binary_source and $package_name {
     fail('oneagent_bootstrap: set binary_source or package_name, not both')
