@@ -159,8 +159,10 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
     assert_eq!(w.status_json()["tenant"], "abc-p1");
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
     let metadata = w.oneagentctl(&["--get-deployment-metadata"]);
+    let version = run(Command::new(&puppet).arg("--version")).text;
     assert!(
-        metadata.contains("orchestration_tech=Puppet") && metadata.contains("tech_version="),
+        metadata.contains("orchestration_tech=Puppet")
+            && metadata.contains(&format!("tech_version={}", version.trim())),
         "deployment metadata: {metadata}"
     );
     assert_eq!(mode(&config), 0o700);
@@ -198,6 +200,12 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
         failed.text.contains("error: looking up tenant 'xyz-p2'") && failed.text.contains("401"),
         "the binary's message is in Puppet's output:\n{}",
         failed.text
+    );
+    let report = std::fs::read_to_string(vardir.join("state/last_run_report.yaml"))
+        .expect("Puppet's last run report");
+    assert!(
+        report.contains("error: looking up tenant ''xyz-p2''"),
+        "the binary's message is in Puppet's report:\n{report}"
     );
 
     let absent = puppet_manifest(&w, &w.cluster_token_file, "abc-p1-web01", "absent");
