@@ -1,12 +1,14 @@
 //! Executes the plan: the one pipeline behind `check` (which stops before acting) and `apply`.
 //!
 //! lock -> facts -> tenant id -> observe -> plan (asking Dynatrace only when the plan needs
-//! remote facts) -> [check stops here] -> network phase (tenant, token, connection info,
-//! download; the minted token is revoked as soon as the download ends, on every path) ->
-//! verify -> install / oneagentctl / uninstall -> observe again and confirm the plan is now
-//! empty -> status.json. Status is written at each stage; temp files go with their TempDir.
-//! A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase, after the
-//! download and before each local step; it fails the run through this same error path.
+//! remote facts that version_check does not remember) -> [check stops here] -> network phase,
+//! only for a download or a re-point (tenant, token, connection info, download; the minted
+//! token is revoked as soon as the download ends, on every path; `--installer-file` is copied
+//! instead) -> verify -> install / oneagentctl / uninstall -> observe again and confirm the
+//! plan is now empty -> status.json. Status is written at each stage; temp files go with their
+//! TempDir. A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase,
+//! after the download and before each local step; it fails the run through this same error
+//! path.
 
 mod network;
 
@@ -182,8 +184,18 @@ impl<'a> Run<'a> {
             signals::check(Kind::Api, || {
                 "before asking Dynatrace for the target version; nothing was changed".into()
             })?;
-            let seed = facts.get("fqdn").unwrap_or_default();
-            let target = self.target_version(&mut net, tenant.as_ref(), seed)?;
+            let query = version_check::Query {
+                state_dir: &cfg.state_dir,
+                tenant: tenant.as_ref().map(|t| t.id.as_str()).unwrap_or_default(),
+                arch: net.arch()?,
+                interval: cfg.version_check_interval,
+                seed: facts.get("fqdn").unwrap_or_default(),
+            };
+            let now = std::time::SystemTime::now();
+            // `check` changes nothing, not even this memory; it does use what apply remembered.
+            let remember = self.mode == Mode::Apply;
+            let target =
+                version_check::target(&query, now, self.out, remember, || net.target_version())?;
             remote = Some(Remote {
                 target_version: target,
             });
@@ -240,45 +252,6 @@ impl<'a> Run<'a> {
                 report::status_path(&self.cfg.state_dir).display()
             ),
         })
-    }
-
-    /// `--upgrade`'s target: remembered for --version-check-interval (+ jitter), else asked.
-    fn target_version(
-        &self,
-        net: &mut Network,
-        tenant: Option<&Tenant>,
-        seed: &str,
-    ) -> Result<String> {
-        let cfg = self.cfg;
-        let arch = net.arch()?;
-        let id = tenant.map(|t| t.id.as_str()).unwrap_or_default();
-        let now = std::time::SystemTime::now();
-        let valid =
-            cfg.version_check_interval + version_check::jitter(cfg.version_check_interval, seed);
-        if let Some(v) = version_check::read(&cfg.state_dir)
-            .and_then(|c| version_check::fresh(&c, id, arch, valid, now))
-        {
-            self.out.step(format!(
-                "target version: {v} (remembered in {}; asked again after {})",
-                version_check::path(&cfg.state_dir).display(),
-                humantime::format_duration(valid)
-            ));
-            return Ok(v);
-        }
-        self.out
-            .step("asking Dynatrace for the target version (--upgrade)");
-        let target = net.target_version()?;
-        self.out.step(format!("target version: {target}"));
-        let checked = version_check::Checked {
-            tenant: id.to_string(),
-            arch: arch.to_string(),
-            target_version: target.clone(),
-            checked_at: version_check::unix_secs(now),
-        };
-        if let Err(e) = version_check::write(&cfg.state_dir, &checked) {
-            self.out.warn(one_line(&e));
-        }
-        Ok(target)
     }
 
     /// Network phase first (so the minted token dies before anything local happens), then the
@@ -453,7 +426,9 @@ impl<'a> Run<'a> {
                 Action::Reconfigure { args } => {
                     self.out.step(format!("oneagentctl {}", args.join(" ")));
                     let mut all = args.clone();
-                    all.push("--restart-service".into());
+                    if plan::needs_restart(args) {
+                        all.push("--restart-service".into());
+                    }
                     install::oneagentctl(&cfg.install_path, &all, &self.secrets())?;
                 }
                 Action::Uninstall => {

@@ -188,6 +188,15 @@ pub fn metadata_args(s: &Settings) -> Vec<String> {
         .collect()
 }
 
+/// Whether oneagentctl must restart the agent for these changes. Deployment metadata only
+/// labels the host: relabelling (e.g. a new `script_version` after this tool is upgraded on a
+/// whole fleet) must not restart every monitored host's agent; it is picked up at the agent's
+/// next restart.
+pub fn needs_restart(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| !a.starts_with("--set-deployment-metadata="))
+}
+
 /// Endpoint lists compare as sets of trimmed entries (oneagentctl may add braces or spaces).
 pub fn normalize_server(s: &str) -> BTreeSet<String> {
     s.trim()
@@ -678,6 +687,13 @@ mod tests {
             .unwrap()
             .insert("script_version".into(), env!("CARGO_PKG_VERSION").into());
         assert!(plan(&d, &o, None).is_converged());
+    }
+
+    #[test]
+    fn only_metadata_changes_need_no_restart() {
+        let meta = "--set-deployment-metadata=script_version=2".to_string();
+        assert!(!needs_restart(std::slice::from_ref(&meta)));
+        assert!(needs_restart(&[meta, "--set-host-group=web".into()]));
     }
 
     #[test]

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Kind, ResultExt};
+use crate::error::{one_line, Kind, ResultExt};
+use crate::report::Reporter;
 
 const FILE: &str = "version-check.json";
 /// A real file is ~150 bytes; anything much larger is not ours.
@@ -33,6 +34,53 @@ pub struct Checked {
 
 pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE)
+}
+
+/// What the target version is remembered for, and for how long.
+pub struct Query<'a> {
+    pub state_dir: &'a Path,
+    pub tenant: &'a str,
+    pub arch: &'a str,
+    pub interval: Duration,
+    /// Stable per host (the fqdn fact): spreads a fleet's checks.
+    pub seed: &'a str,
+}
+
+/// `--upgrade`'s target version: the remembered one while fresh, else `ask()`'s answer, which
+/// is then remembered when `remember` (not for `check`, which writes nothing); a failure to
+/// write it is a warning: the run itself is fine.
+pub fn target(
+    q: &Query,
+    now: SystemTime,
+    out: Reporter,
+    remember: bool,
+    ask: impl FnOnce() -> Result<String>,
+) -> Result<String> {
+    let valid = q.interval + jitter(q.interval, q.seed);
+    if let Some(v) = read(q.state_dir).and_then(|c| fresh(&c, q.tenant, q.arch, valid, now)) {
+        out.step(format!(
+            "target version: {v} (remembered in {}; asked again after {})",
+            path(q.state_dir).display(),
+            humantime::format_duration(valid)
+        ));
+        return Ok(v);
+    }
+    out.step("asking Dynatrace for the target version (--upgrade)");
+    let target = ask()?;
+    out.step(format!("target version: {target}"));
+    if !remember {
+        return Ok(target);
+    }
+    let checked = Checked {
+        tenant: q.tenant.to_string(),
+        arch: q.arch.to_string(),
+        target_version: target.clone(),
+        checked_at: unix_secs(now),
+    };
+    if let Err(e) = write(q.state_dir, &checked) {
+        out.warn(one_line(&e));
+    }
+    Ok(target)
 }
 
 /// A stable offset in `[0, interval / 10)` from `seed` (the host name): FNV-1a, because
@@ -142,6 +190,55 @@ mod tests {
         assert_eq!(fresh(&c, "abc-p1", "x86", Duration::ZERO, now), None);
         // A clock set back makes the answer look younger than zero: ask again.
         assert_eq!(fresh(&c, "abc-p1", "x86", 6 * HOUR, now - 2 * HOUR), None);
+    }
+
+    #[test]
+    fn asks_once_then_remembers_until_the_interval_is_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Query {
+            state_dir: dir.path(),
+            tenant: "abc-p1",
+            arch: "x86",
+            interval: 6 * HOUR,
+            seed: "web01.example",
+        };
+        let out = Reporter {
+            quiet: true,
+            verbose: 0,
+        };
+        let asked = std::cell::Cell::new(0);
+        let ask = || {
+            asked.set(asked.get() + 1);
+            Ok("1.303.12.20260310-090000".to_string())
+        };
+        let t0 = SystemTime::now();
+        assert_eq!(
+            target(&q, t0, out, true, ask).unwrap(),
+            "1.303.12.20260310-090000"
+        );
+        assert_eq!(
+            target(&q, t0 + HOUR, out, true, ask).unwrap(),
+            "1.303.12.20260310-090000"
+        );
+        assert_eq!(
+            target(&q, t0 + 6 * HOUR - Duration::from_secs(1), out, true, ask).unwrap(),
+            "1.303.12.20260310-090000"
+        );
+        assert_eq!(asked.get(), 1);
+        let after = t0 + 6 * HOUR + jitter(6 * HOUR, q.seed);
+        target(&q, after, out, true, ask).unwrap();
+        assert_eq!(asked.get(), 2);
+        // A failed check remembers nothing and is the run's error.
+        let later = after + 7 * HOUR;
+        let e = target(&q, later, out, true, || {
+            Err(crate::error::failure(Kind::Api, "down"))
+        });
+        assert_eq!(crate::error::kind_of(&e.unwrap_err()), Kind::Api);
+        assert_eq!(read(dir.path()).unwrap().checked_at, unix_secs(after));
+        // `check` asks but does not remember.
+        target(&q, later, out, false, ask).unwrap();
+        assert_eq!(asked.get(), 3);
+        assert_eq!(read(dir.path()).unwrap().checked_at, unix_secs(after));
     }
 
     #[test]

@@ -27,11 +27,15 @@ fn deployment_metadata_is_installed_and_drift_is_repaired_without_requests() {
     assert_eq!(m["tech_version"], "7.26.0", "{m:?}");
     assert_eq!(m["script_version"], OURS, "{m:?}");
 
-    // Defaults, and someone changed it by hand: fixed with oneagentctl, no request.
+    // Defaults, and someone changed it by hand: fixed with oneagentctl, no request, and no
+    // restart of the agent just to relabel it.
     w.oneagentctl(&["--set-deployment-metadata=orchestration_tech=Manual"]);
+    let restarts = || std::fs::read_to_string(w.install.join("agent/conf/restarts")).ok();
+    let before = restarts();
     w.sim.clear_requests();
     let fix = w.cmd("apply").arg("--json").run();
     fix.code(2).requests(&[]);
+    assert_eq!(restarts(), before);
     assert_eq!(fix.json()["actions"][0]["kind"], "reconfigure");
     assert_eq!(
         w.deployment_metadata()["orchestration_tech"],
@@ -46,6 +50,24 @@ fn deployment_metadata_is_installed_and_drift_is_repaired_without_requests() {
     w.cmd("check").run().code(2).requests(&[]);
     w.cmd("apply").run().code(2).requests(&[]);
     assert_eq!(w.deployment_metadata()["script_version"], OURS);
+}
+
+#[test]
+fn deployment_metadata_from_the_environment() {
+    let w = World::new();
+    w.cmd("apply")
+        .env(
+            "DT_DEPLOYMENT_METADATA",
+            "orchestration_tech=Ansible,tech_version=1.2.5",
+        )
+        .run()
+        .code(2);
+    let m = w.deployment_metadata();
+    assert_eq!(
+        (m["orchestration_tech"].as_str(), m["tech_version"].as_str()),
+        ("Ansible", "1.2.5"),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -69,31 +91,24 @@ fn an_upgrade_passes_the_deployment_metadata_again() {
 
 #[test]
 fn the_installer_arch_follows_the_arch_fact_and_arch_overrides() {
-    let w = World::new();
-    w.cmd("apply")
-        .args(&["--fact", "arch=aarch64"])
-        .run()
-        .code(2);
-    let log = w.sim.requests();
-    let download = log
-        .iter()
-        .find(|r| r.path.contains("/installer/agent/unix/default/latest?"))
-        .unwrap_or_else(|| panic!("no download in {log:?}"));
-    assert!(download.path.contains("arch=arm"), "{}", download.path);
-
-    let w = World::new();
-    w.cmd("apply")
-        .args(&["--fact", "arch=riscv64", "--arch", "arm64"])
-        .run()
-        .code(2);
-    assert!(
-        w.sim
-            .requests()
+    for (args, want) in [
+        (&["--fact", "arch=aarch64"][..], "arch=arm"),
+        (&["--fact", "arch=s390x"][..], "arch=s390"),
+        (
+            &["--fact", "arch=riscv64", "--arch", "ppc64le"][..],
+            "arch=ppcle",
+        ),
+    ] {
+        let w = World::new();
+        let run = w.cmd("apply").args(args).run();
+        run.code(2);
+        let log = w.sim.requests();
+        let download = log
             .iter()
-            .any(|r| r.path.contains("/installer/agent/unix/") && r.path.contains("arch=arm")),
-        "{:?}",
-        w.sim.requests()
-    );
+            .find(|r| r.path.contains("/installer/agent/unix/default/latest?"))
+            .unwrap_or_else(|| panic!("no download{}", run.dump()));
+        assert!(download.path.contains(want), "{args:?}: {}", download.path);
+    }
 }
 
 #[test]
@@ -228,6 +243,13 @@ fn converged_upgrade_runs_check_the_version_at_most_once_per_interval() {
     assert_eq!(mode & 0o777, 0o600);
     println!("converged --upgrade with a cluster token: {asked} requests when checking, 0 between");
 
+    // check asks when nothing is remembered, and writes nothing.
+    std::fs::remove_file(&cache).expect("forget");
+    w.cmd("check").arg("--upgrade").run().code(0);
+    assert_eq!(metainfo_checks(&w), 1);
+    assert!(!cache.exists(), "check wrote {}", cache.display());
+    w.sim.clear_requests();
+
     // Interval over (0 s here): ask again.
     w.cmd("apply")
         .args(&["--upgrade", "--version-check-interval", "0s"])
@@ -283,6 +305,11 @@ fn local_work_needs_no_address_and_no_token() {
         .requests(&[]);
     assert_eq!(w.oneagentctl(&["--get-host-group"]), "db");
     local("apply")
+        .args(&["--host-group", "db", "--host-tag", "env=prod"])
+        .run()
+        .code(0)
+        .requests(&[]);
+    local("check")
         .args(&["--host-group", "db", "--host-tag", "env=prod"])
         .run()
         .code(0)

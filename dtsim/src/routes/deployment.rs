@@ -27,8 +27,8 @@ const INSTALLER_TYPES: [&str; 5] = [
     "paas-sh",
 ];
 const ARCHES: [&str; 7] = ["all", "x86", "arm", "ppc", "ppcle", "s390", "sparc"];
-/// Arches dtsim has installers for.
-const SERVED_ARCHES: [&str; 2] = ["x86", "arm"];
+/// Arches with Linux installers (section 7): x86, arm (aarch64), ppcle (ppc64le), s390 (s390x).
+const SERVED_ARCHES: [&str; 4] = ["x86", "arm", "ppcle", "s390"];
 const FLAVORS: [&str; 3] = ["default", "multidistro", "musl"];
 const BITNESS: [&str; 3] = ["32", "64", "all"];
 
@@ -67,6 +67,19 @@ fn check_query(req: &Req) -> ApiResult<String> {
         one_of(b, &BITNESS, Location::Query, "bitness")?;
     }
     req.bool_param("skipMetadata", false)?;
+    Ok(arch)
+}
+
+/// The arch of a request for an installer or its metainfo: documented arches without a Linux
+/// installer are a 404 for both, so metainfo never promises what the download refuses.
+fn served_arch(req: &Req) -> ApiResult<String> {
+    let arch = check_query(req)?;
+    if !SERVED_ARCHES.contains(&arch.as_str()) {
+        return Err(ApiError::not_found(format!(
+            "No installer for arch {arch}: dtsim serves {}",
+            SERVED_ARCHES.join(", ")
+        )));
+    }
     Ok(arch)
 }
 
@@ -118,13 +131,7 @@ pub async fn download(
     faults: &[Fault],
 ) -> ApiResult<Response<Body>> {
     check_kind(os, ty)?;
-    let arch = check_query(req)?;
-    if !SERVED_ARCHES.contains(&arch.as_str()) {
-        return Err(ApiError::not_found(format!(
-            "No installer for arch {arch}: dtsim serves {}",
-            SERVED_ARCHES.join(", ")
-        )));
-    }
+    let arch = served_arch(req)?;
     let (tenant_uuid, tenant_token) = environment(app, env)?;
     let version = match version {
         Some(v) if VERSIONS.contains(&v) => v.to_string(),
@@ -195,7 +202,7 @@ pub fn metainfo(
     ty: &str,
 ) -> ApiResult<Response<Body>> {
     check_kind(os, ty)?;
-    check_query(req)?;
+    served_arch(req)?;
     environment(app, env)?;
     let latest = settings::resolve_latest(&app.data(), env);
     Ok(body::json(

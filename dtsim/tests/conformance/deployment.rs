@@ -197,3 +197,127 @@ fn installer_size_pads_the_download() {
         n
     );
 }
+
+/// Section 7: Linux installers exist for x86, arm (aarch64), ppcle and s390; metainfo and the
+/// download agree on which arches are served.
+#[test]
+fn every_linux_arch_has_metainfo_and_an_installer() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    let mut etags = Vec::new();
+    for arch in ["x86", "arm", "ppcle", "s390"] {
+        let v = s
+            .get(
+                &format!("{AGENT}/unix/default/latest/metainfo?arch={arch}"),
+                Some(&tok),
+            )
+            .assert_json(200);
+        assert_eq!(v, json!({"latestAgentVersion": VERSIONS[2]}), "{arch}");
+        for path in [
+            format!("{AGENT}/unix/default/latest?arch={arch}"),
+            format!("{AGENT}/unix/default/version/{}?arch={arch}", VERSIONS[0]),
+        ] {
+            let r = s.get(&path, Some(&tok));
+            assert_eq!(r.status, 200, "{path}");
+            let text = String::from_utf8_lossy(&r.bytes);
+            assert!(text.contains(&format!("DT_ARCH='{arch}'")), "{path}");
+            let disposition = r.header("content-disposition").unwrap_or_default();
+            assert!(
+                disposition.contains(&format!("-Linux-{arch}-")),
+                "{disposition}"
+            );
+            etags.push(r.header("etag").unwrap().to_string());
+        }
+    }
+    etags.sort();
+    etags.dedup();
+    assert_eq!(etags.len(), 8, "each arch and version is its own installer");
+    // Documented arches with no Linux installer: both answer 404, never 200 then 404.
+    for arch in ["ppc", "sparc", "all"] {
+        s.get(
+            &format!("{AGENT}/unix/default/latest/metainfo?arch={arch}"),
+            Some(&tok),
+        )
+        .assert_error(404, &format!("arch {arch}"));
+        s.get(
+            &format!("{AGENT}/unix/default/latest?arch={arch}"),
+            Some(&tok),
+        )
+        .assert_error(404, &format!("arch {arch}"));
+    }
+}
+
+/// Runs `dash FILE ARGS`; (exit code, stdout, stderr).
+fn run(file: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new("dash")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("running dash");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The downloaded installer of every arch installs an oneagentctl that answers as "OneAgent
+/// configuration via command-line interface" documents: --help, --get-tenant-token (the
+/// connectioninfo token), --get/--set-no-proxy, --get-system-logs-access-enabled, --get-host-id,
+/// --get-host-id-source, --get-fips-enabled; removing a property or tag that is not set exits
+/// non-zero; host tags with whitespace or a leading '#' are refused.
+#[test]
+fn downloaded_installer_gives_the_documented_oneagentctl() {
+    let s = Sim::new();
+    let tok = s.env_with_token("abc-p1");
+    let ci = s.get(&format!("{AGENT}/connectioninfo"), Some(&tok)).json();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for arch in ["x86", "arm", "ppcle", "s390"] {
+        let r = s.get(
+            &format!("{AGENT}/unix/default/latest?arch={arch}"),
+            Some(&tok),
+        );
+        assert_eq!(r.status, 200);
+        let file = dir.path().join(format!("installer-{arch}.sh"));
+        std::fs::write(&file, &r.bytes).expect("writing the installer");
+        let root = dir.path().join(arch);
+        let (code, _, err) = run(
+            &file,
+            &[
+                &format!("INSTALL_PATH={}", root.display()),
+                "--set-no-proxy=localhost",
+                "--set-system-logs-access-enabled=false",
+                "--set-deployment-metadata=orchestration_tech=Ansible",
+            ],
+        );
+        assert_eq!(code, 0, "installing the {arch} installer: {err}");
+        let arch_file = std::fs::read_to_string(root.join("agent/conf/arch")).expect("arch");
+        assert_eq!(arch_file, format!("{arch}\n"));
+        let ctl = root.join("agent/tools/oneagentctl");
+        let get = |flag: &str| {
+            let (code, out, err) = run(&ctl, &[flag]);
+            assert_eq!(code, 0, "oneagentctl {flag}: {err}");
+            out
+        };
+        assert!(get("--help").contains("--get-tenant-token"));
+        let token = ci["tenantToken"].as_str().expect("tenantToken");
+        assert_eq!(get("--get-tenant-token"), format!("{token}\n"));
+        assert_eq!(get("--get-no-proxy"), "localhost\n");
+        assert_eq!(get("--get-system-logs-access-enabled"), "false\n");
+        assert_eq!(get("--get-fips-enabled"), "false\n");
+        assert_eq!(get("--get-host-id-source"), "auto\n");
+        assert_eq!(get("--get-host-id").trim_end().len(), 16);
+        assert_eq!(
+            get("--get-deployment-metadata"),
+            "orchestration_tech=Ansible\n"
+        );
+        assert_eq!(run(&ctl, &["--set-no-proxy=.internal"]).0, 0);
+        assert_eq!(get("--get-no-proxy"), ".internal\n");
+        assert_ne!(run(&ctl, &["--remove-host-property=Absent"]).0, 0);
+        assert_ne!(run(&ctl, &["--remove-host-tag=absent"]).0, 0);
+        for bad in ["--set-host-tag=two words", "--set-host-tag=#hash"] {
+            assert_eq!(run(&ctl, &[bad]).0, 1, "{bad}");
+        }
+        assert_eq!(get("--get-host-tags"), "\n");
+    }
+}
