@@ -152,6 +152,12 @@ class oneagent_bootstrap (
     undef   => [],
     default => ["DT_PROXY=${proxy.unwrap}"],
   }
+  # The binary's result line names the proxy it sets, password included: with a proxy, only a
+  # failure's output (the error line) goes to the report.
+  $logoutput = $proxy ? {
+    undef   => true,
+    default => 'on_failure',
+  }
 
   $file_ensure = $ensure ? { 'present' => 'file', default => 'absent' }
   # `backup => false` keeps the tokens out of the filebucket.
@@ -188,7 +194,7 @@ class oneagent_bootstrap (
     unless      => [[$binary_path, 'check', '--quiet'] + $run_args],
     environment => $environment,
     returns     => [0, 2],
-    logoutput   => true,
+    logoutput   => $logoutput,
     timeout     => 0,
   }
 
