@@ -108,6 +108,12 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
 }
 
+/// Prints the oneagent_bootstrap fact's state and tenant ("absent" without the fact).
+const SHOW_FACT: &str = "$f = $facts['oneagent_bootstrap']
+$state = $f.dig('state').lest || { 'absent' }
+notice(\"fact=${state}/${f.dig('tenant')}\")
+";
+
 fn proxy_url() -> String {
     format!("http://ops:{PROXY_PASSWORD}@127.0.0.1:3128")
 }
@@ -187,6 +193,14 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
     };
     let good = puppet_manifest(&w, &w.cluster_token_file, "abc-p1-web01", "present");
 
+    let before = apply("fact before the first run", SHOW_FACT);
+    assert_eq!(before.code, 0, "{}", before.text);
+    assert!(
+        before.text.contains("fact=absent/"),
+        "no fact before the first run:\n{}",
+        before.text
+    );
+
     let first = apply("first run", &good);
     assert_eq!(first.code, 2, "first run changes the host:\n{}", first.text);
     assert!(w.installed(), "OneAgent installed:\n{}", first.text);
@@ -217,10 +231,7 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
     assert_eq!(w.requests(), Vec::<String>::new(), "converged: no request");
 
     // The custom fact, read back through Puppet itself.
-    let fact = apply(
-        "fact",
-        "notice(\"fact=${facts['oneagent_bootstrap']['state']}/${facts['oneagent_bootstrap']['tenant']}\")\n",
-    );
+    let fact = apply("fact", SHOW_FACT);
     assert!(
         fact.text.contains("fact=Installed/abc-p1"),
         "oneagent_bootstrap fact:\n{}",
