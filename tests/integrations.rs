@@ -12,10 +12,10 @@ use std::process::Command;
 use harness::{find_token, World, BIN, PATTERN, TEMPLATE};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-/// Shaped like a Dynatrace token, known to no one: the "wrong token" of the failure runs.
 /// The password of the proxy OneAgent is given: no output or Puppet/Ansible file may hold it
 /// (the binary's own install log does: a known defect outside these integrations).
 const PROXY_PASSWORD: &str = "Pr0xyPassw0rd";
+/// Shaped like a Dynatrace token, known to no one: the "wrong token" of the failure runs.
 const WRONG_TOKEN: &str =
     "dt0c01.WRONGWRONGWRONGWRONGWRON.WRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWRONGWR";
 
