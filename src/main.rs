@@ -10,6 +10,7 @@ mod demo;
 mod download;
 mod error;
 mod facts;
+mod groups;
 mod host;
 mod http;
 mod install;
