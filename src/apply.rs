@@ -19,6 +19,7 @@ use anyhow::Result;
 use crate::config::Config;
 use crate::error::{failure, kind_of, one_line, Kind, ResultExt};
 use crate::facts::{self, Facts};
+use crate::groups;
 use crate::host::{self, Observed, Wanted};
 use crate::http::Client;
 use crate::install;
@@ -167,6 +168,11 @@ impl<'a> Run<'a> {
                 .detail(format!("tenant {} from {}", t.id, t.derivation));
         }
         o.tenant = tenant.as_ref().map(|t| t.id.clone());
+        // Rendered now, so a template error is exit 3 before any request.
+        let wanted_groups = match &tenant {
+            Some(t) => groups::render(&cfg.groups, &facts, &t.id)?,
+            None => Vec::new(),
+        };
         let desired = Desired {
             ensure: cfg.ensure,
             tenant: o.tenant.clone(),
@@ -181,7 +187,8 @@ impl<'a> Run<'a> {
         self.out.detail(describe(&observed, observed.spawns));
         o.version = observed.version.clone();
 
-        let mut net = Network::new(cfg, tenant.as_ref(), self.out, self.client);
+        let mut net =
+            Network::new(cfg, tenant.as_ref(), self.out, self.client).with_groups(&wanted_groups);
         let mut remote = None;
         let mut plan = plan::plan(&desired, &observed, None);
         if plan.needs_remote {
@@ -212,6 +219,9 @@ impl<'a> Run<'a> {
 
         if plan.is_converged() {
             net.revoke();
+            if cfg.groups.reconcile {
+                self.groups(&mut net, o)?;
+            }
             if self.mode == Mode::Apply {
                 self.write_status(&observed, tenant.as_ref(), upgrade_now, o, "converged")?;
             }
@@ -223,10 +233,16 @@ impl<'a> Run<'a> {
             for a in &plan.actions {
                 self.out.step(format!("would {a}"));
             }
-            return Ok(());
+            return self.groups(&mut net, o);
         }
 
-        self.execute(&plan, &mut net, o, tenant.as_ref())?;
+        let executed = self.execute(&plan, &mut net, o, tenant.as_ref());
+        o.actions.extend(net.take_group_steps());
+        executed?;
+        if cfg.groups.reconcile {
+            // The plan needed no tenant (a settings change only): the groups are still due.
+            self.groups(&mut net, o)?;
+        }
         drop(net);
 
         let after = host::observe(&cfg.install_path, wanted, &self.secrets())?;
@@ -418,6 +434,19 @@ impl<'a> Run<'a> {
         // `installer` (the TempDir) is dropped here: the downloaded file and its directory go.
         drop(installer);
         Ok(())
+    }
+
+    /// User groups outside the network phase: `check` shows what would change, `apply` (with
+    /// --reconcile-groups) changes it; a change makes the run "changed".
+    fn groups(&self, net: &mut Network, o: &mut Outcome) -> Result<()> {
+        let done = match self.mode {
+            Mode::Check => net.preview_groups(),
+            Mode::Apply => net.converge_groups(),
+        };
+        let steps = net.take_group_steps();
+        o.changed |= !steps.is_empty();
+        o.actions.extend(steps);
+        done
     }
 
     /// Status for an intermediate stage; a failure to write it must not stop the install.

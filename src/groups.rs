@@ -74,12 +74,6 @@ impl Default for GroupsSpec {
     }
 }
 
-impl GroupsSpec {
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-}
-
 /// Parses `TEMPLATE:PERM[,PERM...]`. The last `:` splits (permissions never hold one), so a
 /// group name may contain colons.
 pub fn parse_group(text: &str) -> Result<GroupSpec> {

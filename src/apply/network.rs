@@ -1,7 +1,10 @@
 //! Everything `apply` needs from Dynatrace, obtained lazily so a converged host never builds a
 //! token or sends a request: the HTTP client, the tenant (ensured with the cluster token), the
 //! installer download token (given, or minted and revoked), the target version, the
-//! connection info and the installer download itself.
+//! connection info and the installer download itself. User groups (network/groups.rs) are
+//! made right just after this run creates the tenant.
+
+mod groups;
 
 use std::cell::OnceCell;
 use std::path::Path;
@@ -12,8 +15,9 @@ use crate::cluster;
 use crate::config::Config;
 use crate::download::{self, ConnectionInfo, Downloaded, StreamCheck};
 use crate::error::{failure, Kind};
+use crate::groups::Wanted;
 use crate::http::{Call, Client, HttpOptions, Method};
-use crate::report::Reporter;
+use crate::report::{ActionReport, Reporter};
 use crate::secret::Secret;
 use crate::tenant::Tenant;
 use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
@@ -32,6 +36,10 @@ pub struct Network<'c> {
     token: Option<InstallerToken<'c>>,
     /// The token was revoked: a second mint in one run would be a bug (one token per run).
     revoked: bool,
+    /// The rendered --tenant-group groups, what was done to them, and whether that is over.
+    groups: &'c [Wanted],
+    group_steps: Vec<ActionReport>,
+    groups_done: bool,
 }
 
 /// The HTTP client, built on first use (so a converged run does not even load CA files).
@@ -78,7 +86,15 @@ impl<'c> Network<'c> {
             client,
             token: None,
             revoked: false,
+            groups: &[],
+            group_steps: Vec::new(),
+            groups_done: false,
         }
+    }
+
+    pub fn with_groups(mut self, groups: &'c [Wanted]) -> Self {
+        self.groups = groups;
+        self
     }
 
     fn client(&self) -> Result<&'c Client> {
@@ -120,7 +136,7 @@ impl<'c> Network<'c> {
 
     /// Makes sure the tenant exists (with a cluster token); the token-management token when
     /// creating it gave us one.
-    fn ensure_tenant(&self) -> Result<Option<Secret>> {
+    fn ensure_tenant(&mut self) -> Result<Option<Secret>> {
         let tenant = self.tenant()?;
         let Some(cluster_token) = &self.cfg.cluster_token else {
             self.out.step(format!(
@@ -148,6 +164,19 @@ impl<'c> Network<'c> {
         } else {
             format!("tenant {}: exists", tenant.id)
         });
+        if ensured.created || self.cfg.groups.reconcile {
+            self.converge_groups().with_context(|| {
+                if ensured.created {
+                    format!(
+                        "tenant {} was created but its user groups may be incomplete (rerun \
+                         with --reconcile-groups)",
+                        tenant.id
+                    )
+                } else {
+                    format!("reconciling the user groups of tenant {}", tenant.id)
+                }
+            })?;
+        }
         Ok(ensured.token_management_token)
     }
 
