@@ -229,7 +229,7 @@ fn upgrade_policy_installs_newer_and_never_downgrades() {
     assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
     assert_eq!(w.status_json()["isUpgradeAvailable"], false);
     // An older target: no downgrade.
-    w.set_default_version("abc-p1", V_OLD);
+    w.set_target_version("abc-p1", V_OLD);
     let down = w.cmd("apply").args(&["--upgrade", "--json"]).run();
     down.code(0).stderr_has("not downgrading");
     assert_eq!(down.json()["actions"], serde_json::json!([]));

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::faults::FaultSet;
 use crate::installer::{Ca, Factory};
+use crate::ratelimit::RateLimits;
 use crate::state::Data;
 
 /// One entry of the request log (`GET /__dtsim/requests`).
@@ -36,6 +37,8 @@ pub struct App {
     pub changed: Notify,
     /// Serialises writers of the state file (the saver task and the final save).
     pub saving: Mutex<()>,
+    /// Per-endpoint request counts behind the `X-RateLimit-*` headers.
+    pub rate: Mutex<RateLimits>,
 }
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent

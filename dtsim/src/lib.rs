@@ -8,9 +8,11 @@
 mod app;
 mod auth;
 mod body;
+mod dates;
 mod error;
 pub mod faults;
 pub mod installer;
+mod ratelimit;
 mod request;
 mod routes;
 mod server;
@@ -160,6 +162,7 @@ impl Dtsim {
             state_file: o.state_file,
             changed: tokio::sync::Notify::new(),
             saving: Mutex::new(()),
+            rate: Mutex::new(ratelimit::RateLimits::default()),
         });
         app.save()?; // the state file exists (with the new cluster token) as soon as we run
 

@@ -20,6 +20,7 @@ use crate::app::{lock, App, RequestRecord};
 use crate::body::{self, Body, ByteStream};
 use crate::error::ApiError;
 use crate::faults::{self, Fault};
+use crate::ratelimit::LIMIT_PER_MINUTE;
 use crate::request::{strip_token_params, Req};
 use crate::routes;
 use crate::tokens::{self, Presented};
@@ -160,7 +161,7 @@ fn rate_limited(retry_after_secs: u64) -> ApiError {
         format!("Too Many Requests: the request pool is full; retry after {retry_after_secs} s"),
     )
     .with_header("retry-after", retry_after_secs.to_string())
-    .with_header("x-ratelimit-limit", "50".into())
+    .with_header("x-ratelimit-limit", LIMIT_PER_MINUTE.to_string())
     .with_header("x-ratelimit-remaining", "0".into())
     .with_header("x-ratelimit-reset", reset_micros.to_string())
 }
@@ -232,7 +233,14 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
             (token_id, result)
         }
     };
-    let resp = result.unwrap_or_else(|e| body::error(&e));
+    let mut resp = result.unwrap_or_else(|e| body::error(&e));
+    let now_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    lock(&app.rate)
+        .count(&format!("{method} {path}"), now_us)
+        .apply(resp.headers_mut());
     app.record(RequestRecord {
         method: method.to_string(),
         path: logged_path,

@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::dates;
 use crate::error::{ApiError, ApiResult, Location};
 
 pub const PREFIX: &str = "dt0c01";
@@ -29,11 +30,25 @@ pub const ENV_SCOPES: [&str; 9] = [
     "WriteConfig",
 ];
 
-/// Cluster API scopes dtsim knows; the cluster token of `Dtsim::cluster_token` has all of them.
-pub const CLUSTER_SCOPES: [&str; 3] = [
+/// Cluster API scopes dtsim knows [doc: "Create new Cluster token"]; the cluster token of
+/// `Dtsim::cluster_token` has all of them.
+pub const CLUSTER_SCOPES: [&str; 16] = [
     "ServiceProviderAPI",
     "EnvironmentTokenManagement",
     "ClusterTokenManagement",
+    "ControlManagement",
+    "DiagnosticExport",
+    "ExternalSyntheticIntegration",
+    "Nodekeeper",
+    "ReadSyntheticData",
+    "UnattendedInstall",
+    "settings.read",
+    "settings.write",
+    "apiTokens.read",
+    "apiTokens.write",
+    "activeGateTokenManagement.read",
+    "activeGateTokenManagement.create",
+    "activeGateTokenManagement.write",
 ];
 
 /// Scopes of a tenant token-management token (createToken=true and the tokenManagementToken route).
@@ -57,6 +72,10 @@ pub struct Token {
     /// Deleted tokens stay listed (for `/__dtsim/tokens`) but never authenticate again.
     #[serde(default)]
     pub revoked: bool,
+    /// Revoked by an update (`revoked: true` on PUT): still listed and shown with
+    /// `revoked: true`, never authenticates, and an update can enable it again.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl Token {
@@ -64,9 +83,9 @@ impl Token {
         self.expires_ms.is_some_and(|e| e <= now_ms)
     }
 
-    /// Usable for authentication: neither revoked nor expired.
+    /// Usable for authentication: neither deleted, disabled nor expired.
     pub fn alive(&self, now_ms: u64) -> bool {
-        !self.revoked && !self.expired(now_ms)
+        !self.revoked && !self.disabled && !self.expired(now_ms)
     }
 }
 
@@ -112,6 +131,7 @@ pub fn mint(m: Mint<'_>) -> Minted {
             expires_ms: m.expires_ms,
             last_used_ms: None,
             revoked: false,
+            disabled: false,
         },
         secret,
     }
@@ -178,8 +198,9 @@ pub fn check_scopes(scopes: &[String], known: &[&str], field: &str) -> ApiResult
     Ok(())
 }
 
-/// Parses the v2 `expirationDate`: epoch millis (number or digits), ISO-8601, or `now+15m`
-/// (units m h d w M y). Returns epoch millis; a date in the past is a 400.
+/// Parses the v2 `expirationDate`: epoch millis (number or digits), ISO-8601 with any offset,
+/// or `now+15m` with an optional alignment (`now+1y/d`; see `dates`). Returns epoch millis; a
+/// date in the past is a 400.
 pub fn parse_expiration(v: &serde_json::Value, now: u64) -> ApiResult<Option<u64>> {
     let bad = |msg: String| ApiError::invalid(Location::PayloadBody, "expirationDate", msg);
     let ms = match v {
@@ -210,42 +231,17 @@ fn parse_date_string(s: &str, now: u64) -> Result<u64, String> {
             .map_err(|_| format!("'{s}' is not epoch milliseconds"));
     }
     if let Some(rel) = s.strip_prefix("now") {
-        return parse_relative(rel, now).ok_or_else(|| {
-            format!("'{s}' is not a relative date; use e.g. now+15m, now+1h, now+14d")
+        return dates::relative(rel, now).ok_or_else(|| {
+            format!("'{s}' is not a relative date; use now+NU or now+NU/A with units m h d w M y, e.g. now+15m, now+14d, now+1y/d")
         });
     }
-    humantime::parse_rfc3339_weak(s)
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as u64)
-        .ok_or_else(|| format!("'{s}' is not an ISO-8601 date such as 2030-01-01T00:00:00.000Z"))
+    dates::iso(s).ok_or_else(|| {
+        format!("'{s}' is not an ISO-8601 date such as 2030-01-25T05:57:01.123+01:00")
+    })
 }
 
-fn parse_relative(rel: &str, now: u64) -> Option<u64> {
-    if rel.is_empty() {
-        return Some(now);
-    }
-    let (sign, rest) = match rel.as_bytes()[0] {
-        b'+' => (1i128, &rel[1..]),
-        b'-' => (-1i128, &rel[1..]),
-        _ => return None,
-    };
-    let unit = rest.chars().last()?;
-    let n: i128 = rest[..rest.len() - unit.len_utf8()].parse().ok()?;
-    let unit_ms: i128 = match unit {
-        'm' => 60_000,
-        'h' => 3_600_000,
-        'd' => 86_400_000,
-        'w' => 7 * 86_400_000,
-        'M' => 30 * 86_400_000,
-        'y' => 365 * 86_400_000,
-        _ => return None,
-    };
-    let ms = now as i128 + sign * n * unit_ms;
-    u64::try_from(ms).ok()
-}
-
-/// `expiresIn: {value, unit}` of the cluster and v1 APIs, as a duration in millis.
+/// `expiresIn: {value, unit}` of the cluster and v1 APIs, as a duration in millis; `unit`
+/// defaults to MILLIS [doc: "Create a new tenant token"].
 pub fn expires_in_ms(v: &serde_json::Value) -> ApiResult<u64> {
     let bad = |msg: &str| ApiError::invalid(Location::PayloadBody, "expiresIn", msg.to_string());
     let value = v
@@ -253,9 +249,12 @@ pub fn expires_in_ms(v: &serde_json::Value) -> ApiResult<u64> {
         .and_then(|x| x.as_u64())
         .filter(|x| *x > 0)
         .ok_or_else(|| bad("expiresIn.value must be a positive integer"))?;
-    let unit = v.get("unit").and_then(|x| x.as_str()).ok_or_else(|| {
-        bad("expiresIn.unit is required: DAYS, HOURS, MINUTES, SECONDS or MILLIS")
-    })?;
+    let unit = match v.get("unit") {
+        None | Some(serde_json::Value::Null) => "MILLIS",
+        Some(u) => u
+            .as_str()
+            .ok_or_else(|| bad("expiresIn.unit must be DAYS, HOURS, MINUTES, SECONDS or MILLIS"))?,
+    };
     let unit_ms = match unit {
         "DAYS" => 86_400_000,
         "HOURS" => 3_600_000,
@@ -316,6 +315,10 @@ mod tests {
             Ok(Some(4_102_444_800_000))
         );
         assert!(parse_expiration(&json!("now-1h"), now).is_err());
+        assert_eq!(
+            parse_expiration(&json!("2100-01-01 01:00+01:00"), now),
+            Ok(Some(4_102_444_800_000))
+        );
         assert!(parse_expiration(&json!("2000-01-01T00:00:00Z"), now).is_err());
         assert!(parse_expiration(&json!("now+5x"), now).is_err());
         assert!(parse_expiration(&json!(true), now).is_err());

@@ -165,9 +165,10 @@ impl World {
         t["token"].as_str().expect("token").to_string()
     }
 
-    /// Sets the environment's default OneAgent version (what `latest` means) through the
-    /// settings API, with a settings token minted the way an operator would.
-    pub fn set_default_version(&self, env: &str, version: &str) {
+    /// Sets the environment's OneAgent updates target version (what `latest` means for the
+    /// Deployment API [doc: "OneAgent update"]) through the settings API, with a settings token
+    /// minted the way an operator would.
+    pub fn set_target_version(&self, env: &str, version: &str) {
         let base = self.sim.url();
         let auth = |t: &str| format!("Api-Token {t}");
         let st = self.env_token(env, &["settings.write"]);
@@ -175,9 +176,10 @@ impl World {
         let resp = ureq::post(format!("{base}/e/{env}/api/v2/settings/objects"))
             .header("Authorization", &auth(&st))
             .send_json(serde_json::json!([{
-                "schemaId": "builtin:deployment.oneagent.default-version",
+                "schemaId": "builtin:deployment.oneagent.updates",
                 "scope": "environment",
-                "value": {"defaultVersion": short, "revision": version}
+                "value": {"updateMode": "MANUAL", "targetVersion": short, "revision": version,
+                    "maintenanceWindows": []}
             }]))
             .expect("settings write");
         assert!(resp.status().is_success(), "{:?}", resp.status());

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use hyper::{Response, StatusCode};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -28,26 +29,40 @@ struct ListQuery {
     storage: bool,
 }
 
+/// The query a `nextPageKey` stands for, if the request has one (then nothing else is allowed).
+pub fn page_key<T: DeserializeOwned>(req: &Req) -> ApiResult<Option<T>> {
+    let Some(key) = req.param("nextPageKey") else {
+        return Ok(None);
+    };
+    if let Some(other) = req.param_names().find(|k| *k != "nextPageKey") {
+        return Err(ApiError::invalid(
+            Location::Query,
+            other,
+            "no other query parameter is allowed together with nextPageKey",
+        ));
+    }
+    let bad = || {
+        ApiError::invalid(
+            Location::Query,
+            "nextPageKey",
+            "is not a key this server handed out",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key)
+        .map_err(|_| bad())?;
+    serde_json::from_slice(&raw).map(Some).map_err(|_| bad())
+}
+
+/// A `nextPageKey` that stands for `query` on its own.
+pub fn encode_page_key<T: Serialize>(query: &T) -> String {
+    let raw = serde_json::to_vec(query).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
 fn list_query(req: &Req) -> ApiResult<ListQuery> {
-    if let Some(key) = req.param("nextPageKey") {
-        if let Some(other) = req.param_names().find(|k| *k != "nextPageKey") {
-            return Err(ApiError::invalid(
-                Location::Query,
-                other,
-                "no other query parameter is allowed together with nextPageKey",
-            ));
-        }
-        let bad = || {
-            ApiError::invalid(
-                Location::Query,
-                "nextPageKey",
-                "is not a key this server handed out",
-            )
-        };
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(key)
-            .map_err(|_| bad())?;
-        return serde_json::from_slice(&raw).map_err(|_| bad());
+    if let Some(q) = page_key(req)? {
+        return Ok(q);
     }
     let page_size = match req.param("pageSize") {
         None => DEFAULT_PAGE_SIZE,
@@ -82,7 +97,7 @@ fn list_query(req: &Req) -> ApiResult<ListQuery> {
         page_size,
         filter,
         sort,
-        consumption: req.bool_param("includeConsumptionInfo", false)?,
+        consumption: super::environments::consumption_param(req)?,
         storage: req.bool_param("includeStorageInfo", false)?,
     })
 }
@@ -91,11 +106,12 @@ fn list_query(req: &Req) -> ApiResult<ListQuery> {
 enum Term {
     Name(String),
     State(String),
+    Trial(bool),
     /// Any of these tags (OR); several Tag terms are ANDed.
     Tag(Vec<String>),
 }
 
-/// `name(x)`, `state(ENABLED)`, `tag(a,b)`, joined by commas (AND).
+/// `name(x)`, `state(ENABLED)`, `trial(true)`, `tag(a,b)`, joined by commas (AND).
 fn parse_filter(f: &str) -> ApiResult<Vec<Term>> {
     let bad = |m: String| ApiError::invalid(Location::Query, "filter", m);
     let mut terms = Vec::new();
@@ -114,10 +130,15 @@ fn parse_filter(f: &str) -> ApiResult<Vec<Term>> {
             "name" => Term::Name(arg.to_lowercase()),
             "state" if arg == "ENABLED" || arg == "DISABLED" => Term::State(arg.to_string()),
             "state" => return Err(bad(format!("state({arg}): use ENABLED or DISABLED"))),
+            "trial" => match arg {
+                "true" => Term::Trial(true),
+                "false" => Term::Trial(false),
+                _ => return Err(bad(format!("trial({arg}): use true or false"))),
+            },
             "tag" => Term::Tag(arg.split(',').map(|t| t.trim().to_string()).collect()),
             other => {
                 return Err(bad(format!(
-                    "unknown filter '{other}'; use name(), state() or tag()"
+                    "unknown filter '{other}'; use name(), state(), trial() or tag()"
                 )))
             }
         });
@@ -141,6 +162,7 @@ fn keep(env: &Environment, terms: &[Term]) -> bool {
     terms.iter().all(|t| match t {
         Term::Name(n) => env.name.to_lowercase().contains(n),
         Term::State(s) => env.state == *s,
+        Term::Trial(t) => env.trial == *t,
         Term::Tag(any) => any.iter().any(|t| env.tags.contains(t)),
     })
 }
@@ -175,12 +197,10 @@ pub fn list(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
         .collect();
     let next = q.offset + q.page_size;
     let next_key = if next < total {
-        let key = ListQuery {
+        Some(encode_page_key(&ListQuery {
             offset: next,
             ..q.clone()
-        };
-        let raw = serde_json::to_vec(&key).unwrap_or_default();
-        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+        }))
     } else {
         None
     };
@@ -202,10 +222,11 @@ mod tests {
     #[test]
     fn filter_grammar() {
         assert_eq!(
-            parse_filter("name(Ab),state(ENABLED),tag(a,b),tag(c)").ok(),
+            parse_filter("name(Ab),state(ENABLED),trial(false),tag(a,b),tag(c)").ok(),
             Some(vec![
                 Term::Name("ab".into()),
                 Term::State("ENABLED".into()),
+                Term::Trial(false),
                 Term::Tag(vec!["a".into(), "b".into()]),
                 Term::Tag(vec!["c".into()]),
             ])
@@ -216,6 +237,7 @@ mod tests {
             "name(x",
             "foo(x)",
             "state(ON)",
+            "trial(yes)",
             "name(x),",
             "name(x)tag(y)",
         ] {

@@ -38,6 +38,18 @@ fn check_id(id: &str, location: Location) -> ApiResult<()> {
     }
 }
 
+/// `includeConsumptionInfo` or `includeUncachedConsumptionInfo` (dtsim has no cache: both give
+/// the same numbers) [doc: "List specific managed environment"].
+pub fn consumption_param(req: &Req) -> ApiResult<bool> {
+    Ok(req.bool_param("includeConsumptionInfo", false)?
+        | req.bool_param("includeUncachedConsumptionInfo", false)?)
+}
+
+/// Retention settings report days [doc: "List all existing environments"].
+fn retention(days: u64) -> Value {
+    json!({"maxLimitInDays": days, "currentlyUsedInMillis": 0, "currentlyUsedInDays": 0})
+}
+
 /// The full Environment object.
 pub fn render(env: &Environment, consumption: bool, storage: bool) -> Value {
     let mut v = json!({
@@ -50,10 +62,10 @@ pub fn render(env: &Environment, consumption: bool, storage: bool) -> Value {
     });
     if consumption {
         v["quotas"] = json!({
-            "hostUnits": {"maxLimit": null},
+            "hostUnits": {"maxLimit": null, "currentUsage": 0.0},
             "demUnits": {"monthlyLimit": null, "annualLimit": null, "consumedThisMonth": 0.0, "consumedThisYear": 0.0},
             "userSessions": {"totalAnnualLimit": null, "totalConsumedThisYear": 0},
-            "sessionProperties": {"maxLimit": null},
+            "sessionProperties": {"consumedThisMonth": 0.0, "consumedThisYear": 0.0},
             "syntheticMonitors": {"monthlyLimit": null, "annualLimit": null, "consumedThisMonth": 0.0, "consumedThisYear": 0.0},
             "customMetrics": {"maxLimit": null},
             "davisDataUnits": {"monthlyLimit": null, "annualLimit": null, "consumedThisMonth": 0.0, "consumedThisYear": 0.0},
@@ -66,12 +78,12 @@ pub fn render(env: &Environment, consumption: bool, storage: bool) -> Value {
             "sessionReplayStorage": {"maxLimit": null, "currentlyUsed": 0, "retentionReductionPercentage": 0},
             "symbolFilesFromMobileApps": {"maxLimit": null, "currentlyUsed": 0},
             "logMonitoringStorage": {"maxLimit": null, "currentlyUsed": 0},
-            "serviceRequestLevelRetention": {"maxLimit": 35},
-            "serviceCodeLevelRetention": {"maxLimit": 10},
-            "realUserMonitoringRetention": {"maxLimit": 35},
-            "syntheticMonitoringRetention": {"maxLimit": 35},
-            "sessionReplayRetention": {"maxLimit": 35},
-            "logMonitoringRetention": {"maxLimit": 35},
+            "serviceRequestLevelRetention": retention(35),
+            "serviceCodeLevelRetention": retention(10),
+            "realUserMonitoringRetention": retention(35),
+            "syntheticMonitoringRetention": retention(35),
+            "sessionReplayRetention": retention(35),
+            "logMonitoringRetention": retention(35),
         });
     }
     v
@@ -243,7 +255,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 pub fn get(app: &Arc<App>, req: &Req, id: &str) -> ApiResult<Response<Body>> {
-    let consumption = req.bool_param("includeConsumptionInfo", false)?;
+    let consumption = consumption_param(req)?;
     let storage = req.bool_param("includeStorageInfo", false)?;
     let data = app.data();
     let env = data.environments.get(id).ok_or_else(|| not_found(id))?;
@@ -270,16 +282,20 @@ pub fn delete(app: &Arc<App>, id: &str) -> ApiResult<Response<Body>> {
 }
 
 pub fn token_management_token(app: &Arc<App>, req: &Req, id: &str) -> ApiResult<Response<Body>> {
-    let obj = req.json_object()?;
-    let name = required_str(&obj, "name")?.to_string();
-    let expires_in = obj.get("expiresIn").ok_or_else(|| {
-        ApiError::invalid(
-            Location::PayloadBody,
-            "expiresIn",
-            "is required, e.g. {\"value\":300,\"unit\":\"SECONDS\"}",
-        )
-    })?;
-    let ttl = tokens::expires_in_ms(expires_in)?;
+    // The body, its name and expiresIn are all optional [doc: "Create a new tenant token"].
+    let obj = if req.body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        req.json_object()?
+    };
+    let name = match obj.get("name") {
+        None | Some(Value::Null) => "tokenManagementToken".to_string(),
+        Some(_) => required_str(&obj, "name")?.to_string(),
+    };
+    let ttl = match obj.get("expiresIn") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(tokens::expires_in_ms(v)?),
+    };
     let secret = {
         let mut data = app.data();
         if !data.environments.contains_key(id) {
@@ -291,7 +307,7 @@ pub fn token_management_token(app: &Arc<App>, req: &Req, id: &str) -> ApiResult<
             scopes: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
             owner: "cluster",
             personal_access_token: false,
-            expires_ms: Some(tokens::now_ms().saturating_add(ttl)),
+            expires_ms: ttl.map(|t| tokens::now_ms().saturating_add(t)),
         });
         data.tokens.insert(minted.token.id.clone(), minted.token);
         minted.secret

@@ -10,9 +10,9 @@ use crate::app::App;
 use crate::body::{self, Body};
 use crate::error::{ApiError, ApiResult, Location};
 use crate::request::{kind_of, required_str, string_list, Req};
-use crate::state::Group;
+use crate::state::{Data, Group};
 
-pub const PERMISSIONS: [&str; 10] = [
+pub const PERMISSIONS: [&str; 11] = [
     "VIEWER",
     "MANAGE_SETTINGS",
     "AGENT_INSTALL",
@@ -22,7 +22,8 @@ pub const PERMISSIONS: [&str; 10] = [
     "REPLAY_SESSION_DATA",
     "REPLAY_SESSION_DATA_WITHOUT_MASKING",
     "MANAGE_SECURITY_PROBLEMS",
-    "MANAGE_SUPPORT_TICKETS",
+    "VIEW_SECURITY_PROBLEMS",
+    "DEMO_USER",
 ];
 
 /// "Sales Group" -> "salesgroup": lowercase, letters and digits only.
@@ -45,7 +46,7 @@ fn flag(obj: &Map<String, Value>, field: &str) -> ApiResult<bool> {
     }
 }
 
-fn access_right(obj: &Map<String, Value>) -> ApiResult<BTreeMap<String, Vec<String>>> {
+fn access_right(obj: &Map<String, Value>, data: &Data) -> ApiResult<BTreeMap<String, Vec<String>>> {
     let bad = |m: String| ApiError::invalid(Location::PayloadBody, "accessRight", m);
     let map = match obj.get("accessRight") {
         None | Some(Value::Null) => return Ok(BTreeMap::new()),
@@ -68,12 +69,18 @@ fn access_right(obj: &Map<String, Value>) -> ApiResult<BTreeMap<String, Vec<Stri
                 .ok_or_else(|| bad(format!("{perm} must list environment ids (strings)")))?,
             _ => return Err(bad(format!("{perm} must be an array of environment ids"))),
         };
+        if let Some(unknown) = list.iter().find(|e| !data.environments.contains_key(*e)) {
+            return Err(bad(format!(
+                "{perm} names environment '{unknown}', which does not exist; create it first or remove it"
+            )));
+        }
         out.insert(perm.clone(), list);
     }
     Ok(out)
 }
 
-fn group(obj: &Map<String, Value>, id: String) -> ApiResult<Group> {
+/// The group a body describes; environments in `accessRight` must exist in `data`.
+fn group(obj: &Map<String, Value>, id: String, data: &Data) -> ApiResult<Group> {
     Ok(Group {
         id,
         name: required_str(obj, "name")?.to_string(),
@@ -82,7 +89,7 @@ fn group(obj: &Map<String, Value>, id: String) -> ApiResult<Group> {
         is_manage_account: flag(obj, "isManageAccount")?,
         ldap_group_names: string_list(obj, "ldapGroupNames")?,
         sso_group_names: string_list(obj, "ssoGroupNames")?,
-        access_right: access_right(obj)?,
+        access_right: access_right(obj, data)?,
     })
 }
 
@@ -107,7 +114,11 @@ pub fn get(app: &Arc<App>, id: &str) -> ApiResult<Response<Body>> {
 
 pub fn post(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
     let obj = req.json_object()?;
-    if obj.get("id").is_some_and(|v| !v.is_null()) {
+    // The docs' own POST example sends `"id": ""`, so an empty id counts as no id.
+    if obj
+        .get("id")
+        .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    {
         return Err(ApiError::invalid(
             Location::PayloadBody,
             "id",
@@ -123,16 +134,17 @@ pub fn post(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
             "must contain at least one letter or digit (the id is derived from it)",
         ));
     }
-    let g = group(&obj, id.clone())?;
-    {
+    let g = {
         let mut data = app.data();
+        let g = group(&obj, id.clone(), &data)?;
         if data.groups.contains_key(&id) {
             return Err(not_acceptable(format!(
                 "A group with id '{id}' (from name '{name}') already exists; update it with PUT"
             )));
         }
         data.groups.insert(id, g.clone());
-    }
+        g
+    };
     app.mark_changed();
     Ok(body::json(StatusCode::OK, &g))
 }
@@ -140,18 +152,31 @@ pub fn post(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
 pub fn put(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
     let obj = req.json_object()?;
     let id = required_str(&obj, "id")?.to_string();
-    let g = group(&obj, id.clone())?;
-    {
+    let g = {
         let mut data = app.data();
-        match data.groups.get_mut(&id) {
-            Some(existing) => *existing = g.clone(),
-            None => {
-                return Err(not_acceptable(format!(
-                    "Group '{id}' does not exist; create it with POST"
-                )))
-            }
+        let g = group(&obj, id.clone(), &data)?;
+        if !data.groups.contains_key(&id) {
+            return Err(not_acceptable(format!(
+                "Group '{id}' does not exist; create it with POST"
+            )));
         }
-    }
+        if let Some(other) = data
+            .groups
+            .values()
+            .find(|o| o.id != id && o.name.eq_ignore_ascii_case(&g.name))
+        {
+            return Err(ApiError::invalid(
+                Location::PayloadBody,
+                "name",
+                format!(
+                    "group '{}' is already named '{}'; choose another name",
+                    other.id, other.name
+                ),
+            ));
+        }
+        data.groups.insert(id, g.clone());
+        g
+    };
     app.mark_changed();
     Ok(body::json(StatusCode::OK, &g))
 }
@@ -161,7 +186,10 @@ pub fn delete(app: &Arc<App>, id: &str) -> ApiResult<Response<Body>> {
         .data()
         .groups
         .remove(id)
-        .ok_or_else(|| ApiError::not_found(format!("Group '{id}' not found")))?;
+        // The docs answer 400 here, not 404.
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("Group '{id}' does not exist; nothing to delete"))
+        })?;
     app.mark_changed();
     Ok(body::json(StatusCode::OK, &removed))
 }

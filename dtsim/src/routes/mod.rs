@@ -7,6 +7,7 @@ pub mod env_list;
 pub mod environments;
 pub mod groups;
 pub mod settings;
+pub mod token_list;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -92,7 +93,11 @@ pub async fn dispatch(app: &Arc<App>, req: &Req, faults: &[Fault]) -> ApiResult<
                 let caller = cluster(app, req, "ClusterTokenManagement")?;
                 tokens::cluster_create(app, req, &caller)
             }
-            _ => Err(method_not_allowed(req, &[M::POST])),
+            M::GET => {
+                cluster(app, req, "ClusterTokenManagement")?;
+                tokens::cluster_list(app, req)
+            }
+            _ => Err(method_not_allowed(req, &[M::GET, M::POST])),
         },
         ["api", "cluster", "v2", "tokens", "lookup"] => match *m {
             M::POST => {
@@ -102,11 +107,19 @@ pub async fn dispatch(app: &Arc<App>, req: &Req, faults: &[Fault]) -> ApiResult<
             _ => Err(method_not_allowed(req, &[M::POST])),
         },
         ["api", "cluster", "v2", "tokens", id] => match *m {
+            M::GET => {
+                cluster(app, req, "ClusterTokenManagement")?;
+                tokens::cluster_get(app, id)
+            }
+            M::PUT => {
+                let caller = cluster(app, req, "ClusterTokenManagement")?;
+                tokens::cluster_update(app, req, &caller, id)
+            }
             M::DELETE => {
                 let caller = cluster(app, req, "ClusterTokenManagement")?;
                 tokens::cluster_delete(app, &caller, id)
             }
-            _ => Err(method_not_allowed(req, &[M::DELETE])),
+            _ => Err(method_not_allowed(req, &[M::GET, M::PUT, M::DELETE])),
         },
         ["api", "v1.0", "onpremise", "groups"] => {
             if ![M::GET, M::POST, M::PUT].contains(m) {
@@ -151,7 +164,7 @@ async fn environment_api(
             }
             M::GET => {
                 env_auth(app, req, env, Some("apiTokens.read"))?;
-                tokens::v2_list(app, env)
+                token_list::list(app, req, env)
             }
             _ => Err(method_not_allowed(req, &[M::GET, M::POST])),
         },
@@ -185,8 +198,9 @@ async fn environment_api(
             _ => Err(method_not_allowed(req, &[M::GET, M::POST])),
         },
         ["v1", "tokens", "lookup"] => match *m {
+            // Any valid token may call it [doc: "Tokens API v1 - POST token metadata"].
             M::POST => {
-                env_auth(app, req, env, Some("TenantTokenManagement"))?;
+                env_auth(app, req, env, None)?;
                 tokens::v1_lookup(app, req, env)
             }
             _ => Err(method_not_allowed(req, &[M::POST])),

@@ -1,5 +1,6 @@
-//! Settings 2.0 objects for the two schemas that decide what the Deployment API's `latest`
-//! serves (section 5), and that resolution itself.
+//! Settings 2.0 objects of the two OneAgent deployment schemas (section 5), and what the
+//! Deployment API's `latest` serves: the updates schema's target version ("also used for the
+//! Deployment API" [doc: "OneAgent update"]); the default-version setting only feeds the UI.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::body::{self, Body};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Location};
 use crate::installer::VERSIONS;
 use crate::request::Req;
 use crate::state::{Data, SettingsObject};
@@ -43,44 +44,45 @@ fn newest_with_prefix(prefix: &str) -> Option<&'static str> {
         .find(|v| *v == prefix || v.starts_with(&format!("{prefix}.")))
 }
 
+/// The newest build of `version` (`1.301` or a full version) that `revision` allows: absent or
+/// "latest" allows any, otherwise the full version or its build part (`55.20260114-153010`).
+fn narrowed(version: &str, revision: Option<&str>) -> Option<&'static str> {
+    match revision {
+        None | Some("latest") => newest_with_prefix(version),
+        Some(rev) => newest_first().into_iter().find(|v| {
+            *v == rev
+                || v.strip_prefix(&format!("{version}."))
+                    .is_some_and(|rest| rest == rev || rest.starts_with(&format!("{rev}.")))
+        }),
+    }
+}
+
 /// A concrete default version (`defaultVersion` other than "latest", narrowed by `revision`).
 fn concrete_default(value: &Value) -> Option<&'static str> {
     let dv = value.get("defaultVersion")?.as_str()?;
     if dv == "latest" {
         return None;
     }
-    match value.get("revision").and_then(Value::as_str) {
-        None | Some("latest") => newest_with_prefix(dv),
-        Some(rev) => newest_first().into_iter().find(|v| {
-            *v == rev
-                || v.strip_prefix(&format!("{dv}."))
-                    .is_some_and(|rest| rest == rev || rest.starts_with(&format!("{rev}.")))
-        }),
-    }
+    narrowed(dv, value.get("revision").and_then(Value::as_str))
 }
 
-/// A concrete updates target: `previous`/`older` are the second/third newest, `1.301` a minor.
+/// A concrete updates target: `previous`/`older` are the second/third newest [inferred], `1.301`
+/// a minor (narrowed by `revision`).
 fn concrete_target(value: &Value) -> Option<&'static str> {
     match value.get("targetVersion")?.as_str()? {
         "latest" => None,
         "previous" => newest_first().get(1).copied(),
         "older" => newest_first().get(2).copied(),
-        minor => newest_with_prefix(minor),
+        minor => narrowed(minor, value.get("revision").and_then(Value::as_str)),
     }
 }
 
-/// What `latest` means in `env`: a concrete default version, else a concrete updates target,
-/// else the newest available.
+/// What `latest` means in `env`: a concrete updates target, else the newest available.
 pub fn resolve_latest(data: &Data, env: &str) -> &'static str {
-    let obj = |schema: &str| {
-        data.settings
-            .get(env)
-            .and_then(|m| m.get(schema))
-            .map(|o| &o.value)
-    };
-    obj(DEFAULT_VERSION)
-        .and_then(concrete_default)
-        .or_else(|| obj(UPDATES).and_then(concrete_target))
+    data.settings
+        .get(env)
+        .and_then(|m| m.get(UPDATES))
+        .and_then(|o| concrete_target(&o.value))
         .unwrap_or_else(|| newest_first()[0])
 }
 
@@ -104,6 +106,13 @@ fn split_csv<'a>(req: &'a Req, name: &'a str) -> Option<Vec<&'a str>> {
 pub fn list(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Body>> {
     let schemas = split_csv(req, "schemaIds");
     let scopes = split_csv(req, "scopes");
+    if schemas.is_none() && scopes.is_none() {
+        return Err(ApiError::invalid(
+            Location::Query,
+            "schemaIds",
+            "give schemaIds or scopes (or both), e.g. ?schemaIds=builtin:deployment.oneagent.updates&scopes=environment",
+        ));
+    }
     let scope_ok = scopes.is_none_or(|s| s.contains(&"environment"));
     let data = app.data();
     let items: Vec<Value> = data
@@ -189,6 +198,14 @@ fn validate(schema: &str, value: &Value) -> Result<(), String> {
             }
         }
         UPDATES => {
+            // The schema table marks these required, whatever the update mode.
+            match value.get("revision") {
+                Some(Value::String(_)) => {}
+                _ => return Err("value.revision is required (a string, e.g. \"latest\")".into()),
+            }
+            if !value.get("maintenanceWindows").is_some_and(Value::is_array) {
+                return Err("value.maintenanceWindows is required (an array, may be empty)".into());
+            }
             match value.get("updateMode").and_then(Value::as_str) {
                 Some("AUTOMATIC" | "AUTOMATIC_DURING_MW" | "MANUAL") => {}
                 _ => {
@@ -198,15 +215,18 @@ fn validate(schema: &str, value: &Value) -> Result<(), String> {
                 }
             }
             match value.get("targetVersion") {
-                None | Some(Value::Null) => Ok(()),
+                None | Some(Value::Null) => Err(format!(
+                    "value.targetVersion is required; use previous, older or {allowed}"
+                )),
                 Some(Value::String(t))
                     if ["latest", "previous", "older"].contains(&t.as_str())
-                        || newest_with_prefix(t).is_some() =>
+                        || concrete_target(value).is_some() =>
                 {
                     Ok(())
                 }
                 Some(other) => Err(format!(
-                    "value.targetVersion {other} is not available; use previous, older or {allowed}"
+                    "value.targetVersion {other} (revision {}) is not available; use previous, older or {allowed}",
+                    value["revision"]
                 )),
             }
         }
@@ -219,7 +239,9 @@ fn validate(schema: &str, value: &Value) -> Result<(), String> {
 
 /// POST: an array of `{schemaId, scope, value}`; each item answers on its own (200 all good,
 /// 207 mixed, 400 all failed). The schemas hold one object per environment: POST replaces it.
+/// `validateOnly=true` answers the same but stores nothing.
 pub fn post(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Body>> {
+    let validate_only = req.bool_param("validateOnly", false)?;
     let items = match req.json()? {
         Value::Array(a) if !a.is_empty() => a,
         _ => return Err(ApiError::bad_request(
@@ -242,6 +264,10 @@ pub fn post(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Body>> {
                 validate(schema, &value)
             };
             match checked {
+                Ok(()) if validate_only => {
+                    ok += 1;
+                    results.push(json!({"code": 200}));
+                }
                 Ok(()) => {
                     let object_id = object_id(env, schema);
                     data.settings.entry(env.to_string()).or_default().insert(
@@ -266,7 +292,7 @@ pub fn post(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Body>> {
             }
         }
     }
-    if ok > 0 {
+    if ok > 0 && !validate_only {
         app.mark_changed();
     }
     let status = match (ok, failed) {
@@ -301,9 +327,11 @@ mod tests {
             DEFAULT_VERSION,
             json!({"defaultVersion": "1.301", "revision": "latest"}),
         );
-        assert_eq!(resolve_latest(&d, "e"), VERSIONS[1]);
-        let d = with(DEFAULT_VERSION, json!({"defaultVersion": "latest"}));
-        assert_eq!(resolve_latest(&d, "e"), VERSIONS[2]);
+        assert_eq!(
+            resolve_latest(&d, "e"),
+            VERSIONS[2],
+            "not the default version"
+        );
         let d = with(
             UPDATES,
             json!({"updateMode": "AUTOMATIC", "targetVersion": "1.299"}),
@@ -312,6 +340,11 @@ mod tests {
         let d = with(
             UPDATES,
             json!({"updateMode": "AUTOMATIC", "targetVersion": "previous"}),
+        );
+        assert_eq!(resolve_latest(&d, "e"), VERSIONS[1]);
+        let d = with(
+            UPDATES,
+            json!({"updateMode": "MANUAL", "targetVersion": "1.301", "revision": VERSIONS[1]}),
         );
         assert_eq!(resolve_latest(&d, "e"), VERSIONS[1]);
         assert_eq!(
@@ -334,12 +367,20 @@ mod tests {
             &json!({"defaultVersion": "1.301", "revision": "99"})
         )
         .is_err());
-        assert!(validate(
-            UPDATES,
-            &json!({"updateMode": "MANUAL", "targetVersion": "older"})
-        )
-        .is_ok());
-        assert!(validate(UPDATES, &json!({"targetVersion": "older"})).is_err());
+        let up = json!({"updateMode": "MANUAL", "targetVersion": "older", "revision": "latest",
+            "maintenanceWindows": []});
+        assert!(validate(UPDATES, &up).is_ok());
+        for field in [
+            "updateMode",
+            "targetVersion",
+            "revision",
+            "maintenanceWindows",
+        ] {
+            let mut v = up.clone();
+            v.as_object_mut().map(|o| o.remove(field));
+            let err = validate(UPDATES, &v).expect_err(field);
+            assert!(err.contains(field), "{field}: {err}");
+        }
         assert!(validate("builtin:other", &json!({})).is_err());
     }
 }

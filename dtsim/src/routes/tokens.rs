@@ -52,11 +52,11 @@ fn token_field(obj: &Map<String, Value>) -> ApiResult<String> {
 }
 
 /// The v2 ApiToken object.
-fn render_v2(t: &Token) -> Value {
+pub fn render_v2(t: &Token) -> Value {
     let mut v = json!({
         "id": t.id,
         "name": t.name,
-        "enabled": true,
+        "enabled": !t.disabled,
         "personalAccessToken": t.personal_access_token,
         "owner": t.owner,
         "creationDate": tokens::iso(t.created_ms),
@@ -71,13 +71,13 @@ fn render_v2(t: &Token) -> Value {
     v
 }
 
-/// The v1 TokenMetadata object (epoch millis dates).
+/// The TokenMetadata object of v1 and cluster tokens (epoch millis dates).
 fn render_v1(t: &Token) -> Value {
     json!({
         "id": t.id,
         "name": t.name,
         "userId": t.owner,
-        "revoked": false,
+        "revoked": t.disabled,
         "personalAccessToken": t.personal_access_token,
         "created": t.created_ms,
         "expires": t.expires_ms,
@@ -131,18 +131,31 @@ fn expires_in(obj: &Map<String, Value>) -> ApiResult<Option<u64>> {
     }
 }
 
+/// The id of the token `given` names in `home`, which must not be the caller's own token
+/// (the docs forbid deleting or updating it: 400).
+fn target_id(
+    data: &Data,
+    home: Home<'_>,
+    caller: &Caller,
+    given: &str,
+    verb: &str,
+) -> ApiResult<String> {
+    let id = find(data, given, home)
+        .map(|t| t.id.clone())
+        .ok_or_else(|| not_found(given))?;
+    if id == caller.token_id {
+        return Err(ApiError::bad_request(format!(
+            "Token {id} is the token that authenticated this request; a token cannot {verb} itself, use another token with the required scope"
+        )));
+    }
+    Ok(id)
+}
+
 /// Deletes `given` from `home`; deleting the caller's own token is a 400.
 fn delete(app: &App, home: Home<'_>, caller: &Caller, given: &str) -> ApiResult<Response<Body>> {
     {
         let mut data = app.data();
-        let id = find(&data, given, home)
-            .map(|t| t.id.clone())
-            .ok_or_else(|| not_found(given))?;
-        if id == caller.token_id {
-            return Err(ApiError::bad_request(format!(
-                "Token {id} is the token that authenticated this request; a token cannot delete itself, use another token with the required scope"
-            )));
-        }
+        let id = target_id(&data, home, caller, given, "delete")?;
         if let Some(t) = data.tokens.get_mut(&id) {
             t.revoked = true;
         }
@@ -204,20 +217,6 @@ pub fn v2_get(app: &Arc<App>, env: &str, id: &str) -> ApiResult<Response<Body>> 
     Ok(body::json(StatusCode::OK, &render_v2(t)))
 }
 
-pub fn v2_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
-    let data = app.data();
-    let list: Vec<Value> = data
-        .tokens
-        .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == Some(env))
-        .map(render_v2)
-        .collect();
-    Ok(body::json(
-        StatusCode::OK,
-        &json!({"totalCount": list.len(), "pageSize": list.len(), "nextPageKey": null, "apiTokens": list}),
-    ))
-}
-
 pub fn v2_delete(
     app: &Arc<App>,
     env: &str,
@@ -261,15 +260,27 @@ pub fn v1_lookup(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Bod
     Ok(body::json(StatusCode::OK, &render_v1(t)))
 }
 
-pub fn v1_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
+/// `{"values": [{id, name}]}` (a StubList) of the tokens living in `home` that `keep` selects,
+/// at most `limit` of them.
+fn list_ids(
+    app: &App,
+    home: Home<'_>,
+    keep: impl Fn(&Token) -> bool,
+    limit: usize,
+) -> Response<Body> {
     let data = app.data();
     let values: Vec<Value> = data
         .tokens
         .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == Some(env))
+        .filter(|t| !t.revoked && t.environment.as_deref() == home && keep(t))
+        .take(limit)
         .map(|t| json!({"id": t.id, "name": t.name}))
         .collect();
-    Ok(body::json(StatusCode::OK, &json!({ "values": values })))
+    body::json(StatusCode::OK, &json!({ "values": values }))
+}
+
+pub fn v1_list(app: &Arc<App>, env: &str) -> ApiResult<Response<Body>> {
+    Ok(list_ids(app, Some(env), |_| true, usize::MAX))
 }
 
 pub fn v1_delete(
@@ -299,17 +310,120 @@ pub fn cluster_create(app: &Arc<App>, req: &Req, caller: &Caller) -> ApiResult<R
             personal: false,
         },
     );
+    // Only the token [doc: "Create new Cluster token"]; its id is the part before the secret.
     Ok(body::json(
         StatusCode::CREATED,
-        &json!({"id": minted.token.id, "token": minted.secret}),
+        &json!({ "token": minted.secret }),
     ))
 }
 
+/// TokenMetadata, not the environment ApiToken [doc: "List cluster token metadata with request"].
 pub fn cluster_lookup(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
     let token = token_field(&req.json_object()?)?;
     let data = app.data();
     let t = find(&data, &token, None).ok_or_else(|| not_found(&token))?;
-    Ok(body::json(StatusCode::OK, &render_v2(t)))
+    Ok(body::json(StatusCode::OK, &render_v1(t)))
+}
+
+/// A number query parameter within `range`, `default` when absent.
+fn number_param(
+    req: &Req,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> ApiResult<Option<u64>> {
+    req.param(name)
+        .map(|v| {
+            v.parse().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                ApiError::invalid(
+                    Location::Query,
+                    name,
+                    format!(
+                        "'{v}' is not an integer within {}..={}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `limit` (default 1000), `user` (owner), `permissions` (repeatable, all required), `from`/`to`
+/// (last use, epoch millis) [doc: "List available Cluster tokens"].
+pub fn cluster_list(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
+    let limit = number_param(req, "limit", 1..=1_000_000)?.unwrap_or(1000);
+    let from = number_param(req, "from", 0..=u64::MAX)?;
+    let to = number_param(req, "to", 0..=u64::MAX)?;
+    let user = req.param("user");
+    let permissions: Vec<&str> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "permissions")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let keep = |t: &Token| {
+        user.is_none_or(|u| t.owner == u)
+            && permissions.iter().all(|p| t.scopes.iter().any(|s| s == p))
+            && from.is_none_or(|f| t.last_used_ms.is_some_and(|u| u > f))
+            && to.is_none_or(|x| t.last_used_ms.is_some_and(|u| u < x))
+    };
+    Ok(list_ids(app, None, keep, limit as usize))
+}
+
+pub fn cluster_get(app: &Arc<App>, given: &str) -> ApiResult<Response<Body>> {
+    let data = app.data();
+    let t = find(&data, given, None).ok_or_else(|| not_found(given))?;
+    Ok(body::json(StatusCode::OK, &render_v1(t)))
+}
+
+/// PUT `{name?, revoked?, scopes?}` [doc: "Update Cluster token"]; scopes replace the old ones.
+pub fn cluster_update(
+    app: &Arc<App>,
+    req: &Req,
+    caller: &Caller,
+    given: &str,
+) -> ApiResult<Response<Body>> {
+    let obj = req.json_object()?;
+    let name = match obj.get("name") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(required_str(&obj, "name")?.to_string()),
+    };
+    let revoked = match obj.get("revoked") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                Location::PayloadBody,
+                "revoked",
+                "must be a boolean",
+            ))
+        }
+    };
+    let scopes = match obj.get("scopes") {
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            let s = string_list(&obj, "scopes")?;
+            tokens::check_scopes(&s, &CLUSTER_SCOPES, "scopes")?;
+            Some(s)
+        }
+    };
+    {
+        let mut data = app.data();
+        let id = target_id(&data, None, caller, given, "update")?;
+        if let Some(t) = data.tokens.get_mut(&id) {
+            if let Some(n) = name {
+                t.name = n;
+            }
+            if let Some(r) = revoked {
+                t.disabled = r;
+            }
+            if let Some(s) = scopes {
+                t.scopes = s;
+            }
+        }
+    }
+    app.mark_changed();
+    Ok(body::no_content(StatusCode::NO_CONTENT))
 }
 
 pub fn cluster_delete(app: &Arc<App>, caller: &Caller, given: &str) -> ApiResult<Response<Body>> {

@@ -216,7 +216,7 @@ fn state_file_survives_a_restart() {
         let r = s.post(
             "/e/abc-p1/api/v2/settings/objects",
             Some(&tok),
-            &json!([{"schemaId": "builtin:deployment.oneagent.updates", "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "1.301"}}]),
+            &json!([{"schemaId": "builtin:deployment.oneagent.updates", "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "1.301", "revision": "latest", "maintenanceWindows": []}}]),
         );
         assert_eq!(r.status, 200);
         (tok, s.sim.ca_pem())

@@ -10,6 +10,8 @@ const GROUPS: &str = "/api/v1.0/onpremise/groups";
 fn groups_lifecycle() {
     let s = Sim::new();
     let ct = s.cluster();
+    s.env("abc-p1");
+    s.env("abc-p2");
     let body = json!({"name": "Sales Group", "isClusterAdminGroup": false, "ldapGroupNames": ["sales"],
         "accessRight": {"VIEWER": ["abc-p1"], "AGENT_INSTALL": ["abc-p1"]}});
     let v = s.post(GROUPS, Some(&ct), &body).assert_json(200);
@@ -54,7 +56,7 @@ fn groups_lifecycle() {
     s.get(&format!("{GROUPS}/salesgroup"), Some(&ct))
         .assert_error(404, "salesgroup");
     s.delete(&format!("{GROUPS}/salesgroup"), Some(&ct))
-        .assert_error(404, "salesgroup");
+        .assert_error(400, "salesgroup");
 }
 
 #[test]

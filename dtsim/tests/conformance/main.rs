@@ -6,6 +6,8 @@ mod admin;
 mod cli;
 mod common;
 mod deployment;
+mod documented;
+mod documented_tokens;
 mod environments;
 mod faults;
 mod groups;

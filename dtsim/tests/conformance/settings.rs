@@ -9,7 +9,8 @@ const OBJECTS: &str = "/e/abc-p1/api/v2/settings/objects";
 const DV: &str = "builtin:deployment.oneagent.default-version";
 const UP: &str = "builtin:deployment.oneagent.updates";
 
-fn latest(s: &Sim, tok: &str) -> String {
+/// What `latest` resolves to in abc-p1 (metainfo).
+pub fn latest(s: &Sim, tok: &str) -> String {
     s.get(
         "/e/abc-p1/api/v1/deployment/installer/agent/unix/default/latest/metainfo",
         Some(tok),
@@ -36,7 +37,7 @@ fn settings_decide_latest() {
     assert_eq!(latest(&s, &tok), VERSIONS[2]);
 
     // updates targetVersion alone decides.
-    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "AUTOMATIC", "targetVersion": "1.299"}}]));
+    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "AUTOMATIC", "targetVersion": "1.299", "revision": "latest", "maintenanceWindows": []}}]));
     let v = r.assert_json(200);
     assert_eq!(v[0]["code"], 200);
     assert!(v[0]["objectId"].is_string());
@@ -47,13 +48,13 @@ fn settings_decide_latest() {
     );
     assert!(String::from_utf8_lossy(&download.bytes).contains(VERSIONS[0]));
 
-    // A concrete default version wins over the updates target.
+    // The default version does not change what `latest` serves [doc: "OneAgent update"].
     let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": DV, "scope": "environment", "value": {"defaultVersion": "1.301", "revision": "latest"}}]));
     let dv_id = r.assert_json(200)[0]["objectId"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(latest(&s, &tok), VERSIONS[1]);
+    assert_eq!(latest(&s, &tok), VERSIONS[0]);
     let items = s
         .get(
             &format!("{OBJECTS}?schemaIds={DV}&scopes=environment"),
@@ -75,28 +76,35 @@ fn settings_decide_latest() {
         DV
     );
 
-    // "latest" default version defers to updates; posting again replaces the object.
+    // Posting again replaces the object.
     let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": DV, "scope": "environment", "value": {"defaultVersion": "latest", "revision": "latest"}}]));
     assert_eq!(r.assert_json(200)[0]["objectId"], dv_id.as_str());
     assert_eq!(latest(&s, &tok), VERSIONS[0]);
-    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "previous"}}]));
+    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "previous", "revision": "latest", "maintenanceWindows": []}}]));
     assert_eq!(r.status, 200);
     assert_eq!(latest(&s, &tok), VERSIONS[1]);
-    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "latest"}}]));
+    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "latest", "revision": "latest", "maintenanceWindows": []}}]));
     assert_eq!(r.status, 200);
     assert_eq!(latest(&s, &tok), VERSIONS[2]);
 
-    // A concrete revision; deleting the object brings back the default.
-    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": DV, "scope": "environment", "value": {"defaultVersion": "1.299", "revision": VERSIONS[0]}}]));
-    assert_eq!(r.status, 200);
+    // A concrete revision; deleting the object brings back the newest.
+    let r = s.post(OBJECTS, Some(&tok), &json!([{"schemaId": UP, "scope": "environment", "value": {"updateMode": "MANUAL", "targetVersion": "1.299", "revision": VERSIONS[0], "maintenanceWindows": []}}]));
+    let up_id = r.assert_json(200)[0]["objectId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(latest(&s, &tok), VERSIONS[0]);
+    assert_eq!(
+        s.delete(&format!("{OBJECTS}/{up_id}"), Some(&tok)).status,
+        204
+    );
+    assert_eq!(latest(&s, &tok), VERSIONS[2]);
+    s.get(&format!("{OBJECTS}/{up_id}"), Some(&tok))
+        .assert_error(404, "not found");
     assert_eq!(
         s.delete(&format!("{OBJECTS}/{dv_id}"), Some(&tok)).status,
         204
     );
-    assert_eq!(latest(&s, &tok), VERSIONS[2]);
-    s.get(&format!("{OBJECTS}/{dv_id}"), Some(&tok))
-        .assert_error(404, "not found");
 }
 
 #[test]
@@ -116,7 +124,7 @@ fn settings_validation_and_scopes() {
         OBJECTS,
         Some(&tok),
         &json!([
-            {"schemaId": UP, "scope": "environment", "value": {"updateMode": "AUTOMATIC"}},
+            {"schemaId": UP, "scope": "environment", "value": {"updateMode": "AUTOMATIC", "targetVersion": "latest", "revision": "latest", "maintenanceWindows": []}},
             {"schemaId": "builtin:nope", "scope": "environment", "value": {}},
             {"schemaId": UP, "scope": "HOST-1", "value": {"updateMode": "AUTOMATIC"}},
             {"schemaId": UP, "scope": "environment", "value": {"updateMode": "SOMETIMES"}},
