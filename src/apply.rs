@@ -187,8 +187,8 @@ impl<'a> Run<'a> {
         self.out.detail(describe(&observed, observed.spawns));
         o.version = observed.version.clone();
 
-        let mut net =
-            Network::new(cfg, tenant.as_ref(), self.out, self.client).with_groups(&wanted_groups);
+        let mut net = Network::new(cfg, tenant.as_ref(), self.out, self.client)
+            .with_groups(&wanted_groups, self.mode == Mode::Apply);
         let mut remote = None;
         let mut plan = plan::plan(&desired, &observed, None);
         if plan.needs_remote {

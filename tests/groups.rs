@@ -76,6 +76,14 @@ fn a_new_tenant_gets_both_groups_with_exactly_the_requested_rights() {
     );
     assert_eq!(viewers["isClusterAdminGroup"], json!(false));
 
+    let token = w.sim.cluster_token();
+    for text in [&done.stdout, &done.stderr] {
+        assert!(
+            harness::find_token(text).is_none() && !text.contains(&token),
+            "{text}"
+        );
+    }
+
     // Converged: no request at all, groups or not.
     w.sim.clear_requests();
     with_groups(w.cmd("apply")).run().code(0).requests(&[]);
@@ -226,6 +234,19 @@ fn check_shows_the_group_actions_and_changes_nothing() {
     );
     assert!(w.groups().is_empty());
     assert!(!w.installed());
+    // `check --upgrade` asks for the target version (which ensures the tenant): still no write.
+    w.sim.clear_requests();
+    with_groups(w.cmd("check"))
+        .args(&["--upgrade", "--reconcile-groups"])
+        .run()
+        .code(2);
+    let writes: Vec<String> = w
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/groups") && !r.starts_with("GET "))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(w.groups().is_empty());
 
     // After the install, --reconcile-groups finds a right someone removed; check only shows it.
     with_groups(w.cmd("apply")).run().code(2);
@@ -257,4 +278,33 @@ fn check_shows_the_group_actions_and_changes_nothing() {
         .run()
         .code(0)
         .stderr_has("already give tenant abc-p1 the requested permissions");
+}
+
+#[test]
+fn a_group_failure_after_creating_the_tenant_says_how_to_finish() {
+    let w = World::new();
+    w.fault(
+        "POST",
+        "/api/v1.0/onpremise/groups",
+        dtsim::Fault::Status { status: 403 },
+    );
+    with_groups(w.cmd("apply"))
+        .run()
+        .code(4)
+        .stderr_has("tenant abc-p1 was created but its user groups may be incomplete (rerun with --reconcile-groups)")
+        .stderr_has("ServiceProviderAPI");
+    assert!(!w.installed());
+    w.sim.clear_faults();
+    // The tenant exists now, so a plain rerun installs but leaves the groups alone...
+    with_groups(w.cmd("apply")).run().code(2);
+    assert!(w.groups().is_empty());
+    // ...and --reconcile-groups finishes them.
+    with_groups(w.cmd("apply"))
+        .arg("--reconcile-groups")
+        .run()
+        .code(2);
+    assert_eq!(
+        w.group("abc-viewers")["accessRight"],
+        json!({"VIEWER": ["abc-p1"]})
+    );
 }

@@ -38,6 +38,8 @@ pub struct Network<'c> {
     revoked: bool,
     /// The rendered --tenant-group groups, what was done to them, and whether that is over.
     groups: &'c [Wanted],
+    /// `apply` (not `check`, whose `--upgrade` also ensures the tenant): groups may be written.
+    write_groups: bool,
     group_steps: Vec<ActionReport>,
     groups_done: bool,
 }
@@ -87,13 +89,15 @@ impl<'c> Network<'c> {
             token: None,
             revoked: false,
             groups: &[],
+            write_groups: false,
             group_steps: Vec::new(),
             groups_done: false,
         }
     }
 
-    pub fn with_groups(mut self, groups: &'c [Wanted]) -> Self {
+    pub fn with_groups(mut self, groups: &'c [Wanted], write: bool) -> Self {
         self.groups = groups;
+        self.write_groups = write;
         self
     }
 
@@ -164,7 +168,7 @@ impl<'c> Network<'c> {
         } else {
             format!("tenant {}: exists", tenant.id)
         });
-        if ensured.created || self.cfg.groups.reconcile {
+        if self.write_groups && (ensured.created || self.cfg.groups.reconcile) {
             self.converge_groups().with_context(|| {
                 if ensured.created {
                     format!(

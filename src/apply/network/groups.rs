@@ -28,7 +28,7 @@ impl Network<'_> {
 
     /// Makes the groups right (once per run); what it did goes to `take_group_steps`.
     pub fn converge_groups(&mut self) -> Result<()> {
-        if self.groups.is_empty() || self.groups_done {
+        if self.groups.is_empty() || self.groups_done || !self.write_groups {
             return Ok(());
         }
         self.groups_done = true;
