@@ -223,7 +223,12 @@ impl<'a> Run<'a> {
                 self.groups(&mut net, o)?;
             }
             if self.mode == Mode::Apply {
-                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, "converged")?;
+                let how = if o.changed {
+                    "user groups changed"
+                } else {
+                    "converged"
+                };
+                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, how)?;
             }
             return Ok(());
         }

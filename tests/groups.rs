@@ -268,6 +268,11 @@ fn check_shows_the_group_actions_and_changes_nothing() {
         .run()
         .code(2)
         .stderr_has("update user group 'abc-viewers': add VIEWER on abc-p1");
+    let message = w.status_json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.ends_with("(user groups changed)"), "{message}");
     let repaired = w.group("abc-viewers");
     assert_eq!(
         repaired["accessRight"],
