@@ -28,6 +28,7 @@ use crate::download;
 use crate::error::{failure, kind_of, one_line, Kind, ResultExt};
 use crate::facts;
 use crate::fsafe;
+use crate::groups;
 use crate::host::{self, Observed, Wanted};
 use crate::http::Client;
 use crate::install::{self, InstallLog, StepEnv};
@@ -209,6 +210,11 @@ impl<'a> Run<'a> {
                 .detail(format!("tenant {} from {}", t.id, t.derivation));
         }
         o.tenant = tenant.as_ref().map(|t| t.id.clone());
+        // Rendered now, so a template error is exit 3 before any request.
+        let wanted_groups = match &tenant {
+            Some(t) => groups::render(&cfg.groups, &facts, &t.id)?,
+            None => Vec::new(),
+        };
         let desired = Desired {
             ensure: cfg.ensure,
             tenant: o.tenant.clone(),
@@ -230,7 +236,8 @@ impl<'a> Run<'a> {
             .or(facts.get("arch"))
             .unwrap_or_default();
         let mut net = Network::new(cfg, tenant.as_ref(), machine, self.out, self.client)
-            .read_only(self.mode == Mode::Check);
+            .read_only(self.mode == Mode::Check)
+            .with_groups(&wanted_groups, self.mode == Mode::Apply);
         let mut remote = None;
         let mut plan = plan::plan(&desired, &observed, None);
         if plan.needs_remote {
@@ -280,8 +287,16 @@ impl<'a> Run<'a> {
 
         if plan.is_converged() {
             net.revoke();
+            if cfg.groups.reconcile {
+                self.groups(&mut net, o)?;
+            }
             if self.mode == Mode::Apply {
-                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, "converged")?;
+                let how = if o.changed {
+                    "user groups changed"
+                } else {
+                    "converged"
+                };
+                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, how)?;
             }
             return Ok(());
         }
@@ -291,11 +306,17 @@ impl<'a> Run<'a> {
             for a in &plan.actions {
                 self.out.step(format!("would {a}"));
             }
-            return Ok(());
+            return self.groups(&mut net, o);
         }
 
         let mut log = InstallLog::new(self.state_dir()?.join("last-install.log"));
-        self.execute(&plan, &mut net, o, tenant.as_ref(), &mut log)?;
+        let executed = self.execute(&plan, &mut net, o, tenant.as_ref(), &mut log);
+        o.actions.extend(net.take_group_steps());
+        executed?;
+        if cfg.groups.reconcile {
+            // The plan needed no tenant (a settings change only): the groups are still due.
+            self.groups(&mut net, o)?;
+        }
         drop(net);
 
         let after = host::observe(&cfg.install_path, wanted, &self.secrets())?;
@@ -552,6 +573,19 @@ impl<'a> Run<'a> {
             downloaded.bytes, downloaded.sha256
         ));
         Ok(downloaded)
+    }
+
+    /// User groups outside the network phase: `check` shows what would change, `apply` (with
+    /// --reconcile-groups) changes it; a change makes the run "changed".
+    fn groups(&self, net: &mut Network, o: &mut Outcome) -> Result<()> {
+        let done = match self.mode {
+            Mode::Check => net.preview_groups(),
+            Mode::Apply => net.converge_groups(),
+        };
+        let steps = net.take_group_steps();
+        o.changed |= !steps.is_empty();
+        o.actions.extend(steps);
+        done
     }
 
     /// Status for an intermediate stage; a failure to write it must not stop the install.

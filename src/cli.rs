@@ -239,6 +239,49 @@ pub struct Options {
     #[arg(long, env = "DT_TENANT_TAGS", global = true, help_heading = "Tenant")]
     pub tenant_tag: Vec<String>,
 
+    /// User group for a tenant this run creates, 'NAME-TEMPLATE:PERM[,PERM...]', e.g.
+    /// '{customer}-viewers:VIEWER' (repeatable; in DT_TENANT_GROUPS ';' separates entries)
+    #[arg(
+        long,
+        env = "DT_TENANT_GROUPS",
+        value_delimiter = ';',
+        global = true,
+        help_heading = "Tenant"
+    )]
+    pub tenant_group: Vec<String>,
+
+    /// LDAP group mapped to a --tenant-group, 'NAME-TEMPLATE=LDAP-GROUP' (repeatable; ';'
+    /// separates entries)
+    #[arg(
+        long,
+        env = "DT_TENANT_GROUP_LDAP",
+        value_delimiter = ';',
+        global = true,
+        help_heading = "Tenant"
+    )]
+    pub tenant_group_ldap: Vec<String>,
+
+    /// SSO group mapped to a --tenant-group, 'NAME-TEMPLATE=SSO-GROUP' (repeatable; ';'
+    /// separates entries)
+    #[arg(
+        long,
+        env = "DT_TENANT_GROUP_SSO",
+        value_delimiter = ';',
+        global = true,
+        help_heading = "Tenant"
+    )]
+    pub tenant_group_sso: Vec<String>,
+
+    /// Also check and complete the --tenant-group groups when this run did not create the
+    /// tenant (costs requests on a converged host)
+    #[arg(long, env = "DT_RECONCILE_GROUPS", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Tenant")]
+    pub reconcile_groups: bool,
+
+    /// Wait after writing a user group before reading it back to repair a racing host's
+    /// overwrite (jittered x0.5 to x1.5)
+    #[arg(long, env = "DT_GROUPS_SETTLE", default_value = "2s", value_parser = humantime::parse_duration, global = true, help_heading = "Tenant")]
+    pub groups_settle: std::time::Duration,
+
     /// Regex whose named groups become facts, applied to the 'hostname' fact
     #[arg(
         long,

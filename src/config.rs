@@ -15,6 +15,7 @@ use regex::Regex;
 use crate::cli::{Cmd, EnsureArg, Options, SslModeArg};
 use crate::error::{failure, Kind, ResultExt};
 use crate::facts;
+use crate::groups::GroupsSpec;
 use crate::http::SslMode;
 use crate::plan::{Ensure, VersionSpec};
 use crate::secret::Secret;
@@ -38,6 +39,7 @@ pub struct Config {
     pub api_token: Option<Secret>,
 
     pub tenant: TenantSpec,
+    pub groups: GroupsSpec,
     pub hostname_pattern: Option<Regex>,
     pub facts_file: Option<PathBuf>,
     pub facts: Vec<String>,
@@ -83,6 +85,7 @@ impl Config {
             api_url: None,
             api_token: None,
             tenant: TenantSpec::default(),
+            groups: GroupsSpec::default(),
             hostname_pattern: None,
             facts_file: None,
             facts: Vec::new(),
@@ -187,6 +190,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
         name_template: o.tenant_name_template.clone().filter(|t| !t.is_empty()),
         tags: o.tenant_tag.clone(),
     };
+    c.groups = groups(o, c.cluster_token.is_some())?;
     c.hostname_pattern = o
         .hostname_pattern
         .as_deref()
@@ -412,6 +416,49 @@ fn check_url(url: &str, flag: &str) -> Result<String> {
         ));
     }
     Ok(url)
+}
+
+/// `--tenant-group*` and `--reconcile-groups`. Groups are a cluster API: without the cluster
+/// token this fails here, before any request.
+fn groups(o: &Options, cluster_token: bool) -> Result<GroupsSpec> {
+    use crate::groups::{parse_group, parse_mapping};
+    let spec = GroupsSpec {
+        groups: o
+            .tenant_group
+            .iter()
+            .filter(|g| !g.trim().is_empty())
+            .map(|g| parse_group(g))
+            .collect::<Result<_>>()?,
+        ldap: o
+            .tenant_group_ldap
+            .iter()
+            .map(|m| parse_mapping(m, "--tenant-group-ldap"))
+            .collect::<Result<_>>()?,
+        sso: o
+            .tenant_group_sso
+            .iter()
+            .map(|m| parse_mapping(m, "--tenant-group-sso"))
+            .collect::<Result<_>>()?,
+        reconcile: o.reconcile_groups,
+        settle: o.groups_settle,
+    };
+    let mapped = !spec.ldap.is_empty() || !spec.sso.is_empty();
+    if spec.groups.is_empty() && (mapped || spec.reconcile) {
+        return Err(failure(
+            Kind::Config,
+            "--tenant-group-ldap, --tenant-group-sso and --reconcile-groups need at least one \
+             --tenant-group (DT_TENANT_GROUPS)",
+        ));
+    }
+    if !spec.groups.is_empty() && !cluster_token {
+        return Err(failure(
+            Kind::Config,
+            "--tenant-group needs the cluster token (--cluster-token-file or DT_CLUSTER_TOKEN, \
+             scope ServiceProviderAPI): user groups are a cluster API that an environment \
+             token cannot use",
+        ));
+    }
+    Ok(spec)
 }
 
 fn settings(o: &Options) -> Result<Settings> {

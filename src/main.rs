@@ -12,6 +12,7 @@ mod download;
 mod error;
 mod facts;
 mod fsafe;
+mod groups;
 mod host;
 mod http;
 mod install;

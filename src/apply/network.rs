@@ -1,7 +1,10 @@
 //! Everything `apply` needs from Dynatrace, obtained lazily so a converged host never builds a
 //! token or sends a request: the HTTP client, the tenant (ensured with the cluster token), the
 //! installer download token (given, or minted and revoked), the target version, the
-//! connection info and the installer download itself.
+//! connection info and the installer download itself. User groups (network/groups.rs) are
+//! made right just after this run creates the tenant.
+
+mod groups;
 
 use std::cell::OnceCell;
 use std::path::Path;
@@ -12,8 +15,9 @@ use crate::cluster;
 use crate::config::Config;
 use crate::download::{self, ConnectionInfo, Downloaded, StreamCheck};
 use crate::error::{failure, Kind};
+use crate::groups::Wanted;
 use crate::http::{Call, Client, HttpOptions, Method};
-use crate::report::Reporter;
+use crate::report::{ActionReport, Reporter};
 use crate::secret::Secret;
 use crate::tenant::Tenant;
 use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
@@ -36,6 +40,12 @@ pub struct Network<'c> {
     revoked: bool,
     /// `check`: never create the tenant (a missing one is [`TenantMissing`]).
     read_only: bool,
+    /// The rendered --tenant-group groups, what was done to them, and whether that is over.
+    groups: &'c [Wanted],
+    /// `apply` (not `check`, whose `--upgrade` also ensures the tenant): groups may be written.
+    write_groups: bool,
+    group_steps: Vec<ActionReport>,
+    groups_done: bool,
 }
 
 /// `check` found that the tenant does not exist (apply would create it).
@@ -92,12 +102,22 @@ impl<'c> Network<'c> {
             token: None,
             revoked: false,
             read_only: false,
+            groups: &[],
+            write_groups: false,
+            group_steps: Vec::new(),
+            groups_done: false,
         }
     }
 
     /// For `check`: nothing is created on the cluster.
     pub fn read_only(mut self, on: bool) -> Self {
         self.read_only = on;
+        self
+    }
+
+    pub fn with_groups(mut self, groups: &'c [Wanted], write: bool) -> Self {
+        self.groups = groups;
+        self.write_groups = write;
         self
     }
 
@@ -143,8 +163,9 @@ impl<'c> Network<'c> {
         }
     }
 
-    /// Makes sure the tenant exists (with a cluster token).
-    fn ensure_tenant(&self) -> Result<()> {
+    /// Makes sure the tenant exists (with a cluster token); with --tenant-group, its groups
+    /// when this run created it (or --reconcile-groups).
+    fn ensure_tenant(&mut self) -> Result<()> {
         let tenant = self.tenant()?;
         let Some(cluster_token) = &self.cfg.cluster_token else {
             self.out.step(format!(
@@ -181,6 +202,19 @@ impl<'c> Network<'c> {
         } else {
             format!("tenant {}: exists", tenant.id)
         });
+        if self.write_groups && (ensured.created || self.cfg.groups.reconcile) {
+            self.converge_groups().with_context(|| {
+                if ensured.created {
+                    format!(
+                        "tenant {} was created but its user groups may be incomplete (rerun \
+                         with --reconcile-groups)",
+                        tenant.id
+                    )
+                } else {
+                    format!("reconciling the user groups of tenant {}", tenant.id)
+                }
+            })?;
+        }
         Ok(())
     }
 

@@ -661,3 +661,73 @@ pub fn running_with(needle: &str) -> Vec<Proc> {
         .filter(|p| p.cmdline.contains(needle) && !matches!(p.state, 'Z' | 'X'))
         .collect()
 }
+
+// ---- user groups (tests/groups.rs) ----
+
+impl World {
+    /// Every user group on the cluster (`GET /api/v1.0/onpremise/groups`). The group helpers'
+    /// requests show in dtsim's log: clear it before a run whose requests a test asserts.
+    pub fn groups(&self) -> Vec<Value> {
+        let mut r = ureq::get(format!("{}/api/v1.0/onpremise/groups", self.sim.url()))
+            .header(
+                "Authorization",
+                &format!("Api-Token {}", self.sim.cluster_token()),
+            )
+            .call()
+            .expect("list groups");
+        let v: Value = r.body_mut().read_json().expect("groups JSON");
+        v.as_array().cloned().expect("a list of groups")
+    }
+
+    /// The group named `name`.
+    #[track_caller]
+    pub fn group(&self, name: &str) -> Value {
+        self.groups()
+            .into_iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("no group {name:?}"))
+    }
+
+    /// Creates (POST) or replaces (PUT, `body` has the id) a group the way an operator would.
+    pub fn write_group(&self, body: Value) -> Value {
+        let url = format!("{}/api/v1.0/onpremise/groups", self.sim.url());
+        let auth = format!("Api-Token {}", self.sim.cluster_token());
+        let req = if body.get("id").is_some() {
+            ureq::put(&url)
+        } else {
+            ureq::post(&url)
+        };
+        let mut r = req
+            .header("Authorization", &auth)
+            .send_json(&body)
+            .expect("write group");
+        r.body_mut().read_json().expect("group JSON")
+    }
+
+    /// Creates environment `id` (other customers' tenants that groups may hold rights on).
+    pub fn environment(&self, id: &str) {
+        ureq::put(format!(
+            "{}/api/cluster/v2/environments/{id}",
+            self.sim.url()
+        ))
+        .header(
+            "Authorization",
+            &format!("Api-Token {}", self.sim.cluster_token()),
+        )
+        .send_json(serde_json::json!({"name": id}))
+        .expect("create environment");
+    }
+}
+
+impl<'w> Run<'w> {
+    /// Runs as host `hostname`, with its own state dir and install path under the world's
+    /// temp dir (several hosts of one cluster).
+    pub fn host(self, hostname: &str) -> Self {
+        let base = self.world.dir.path().join(hostname);
+        let state = base.join("state").display().to_string();
+        let install = base.join("oneagent").display().to_string();
+        self.set("--fact", &format!("hostname={hostname}"))
+            .set("--state-dir", &state)
+            .set("--install-path", &install)
+    }
+}
