@@ -15,11 +15,13 @@ mod http;
 mod install;
 mod lock;
 mod plan;
+mod provision;
 mod report;
 mod secret;
 mod settings;
 mod signals;
 mod tenant;
+mod tenant_access;
 mod token;
 mod verify;
 mod version_check;
@@ -104,6 +106,10 @@ fn main() -> ExitCode {
         Cmd::Status => finish(report::status_command(&cfg)),
         Cmd::Facts => finish(report::facts_command(&cfg)),
         Cmd::Verify { file } => finish(verify_command(&cfg, &file, out)),
+        Cmd::Provision(args) => match provision::run(&cfg, &args, out) {
+            Ok(done) => ExitCode::from(done.exit_code()),
+            Err(e) => fail(&e),
+        },
         #[cfg(feature = "sim")]
         Cmd::Demo => finish(demo::run(out)),
         #[cfg(not(feature = "sim"))]

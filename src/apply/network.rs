@@ -16,6 +16,7 @@ use crate::http::{Call, Client, HttpOptions, Method};
 use crate::report::Reporter;
 use crate::secret::Secret;
 use crate::tenant::Tenant;
+use crate::tenant_access;
 use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
 
 /// The installer download token: the operator's own, or one we minted (and must revoke).
@@ -129,19 +130,7 @@ impl<'c> Network<'c> {
                 "a cluster token is set but no --cluster-url (DT_CLUSTER_URL)",
             )
         })?;
-        let ensured = cluster::ensure_tenant(
-            self.client()?,
-            cluster_url,
-            cluster_token,
-            &tenant.id,
-            &tenant.name,
-            &tenant.tags,
-        )?;
-        self.out.step(if ensured.created {
-            format!("tenant {}: created", tenant.id)
-        } else {
-            format!("tenant {}: exists", tenant.id)
-        });
+        tenant_access::ensure(self.client()?, cluster_url, cluster_token, tenant, self.out)?;
         Ok(())
     }
 
