@@ -297,3 +297,33 @@ fn dry_run_changes_nothing() {
         .requests(&["GET /api/cluster/v2/environments/abc-p1"]);
     assert_eq!(w.admin("/__dtsim/tokens").as_array().unwrap().len(), tokens);
 }
+
+#[test]
+fn target_facts_come_from_the_facts_file() {
+    let w = World::new();
+    let facts = w.dir.path().join("facts.json");
+    std::fs::write(
+        &facts,
+        r#"{"hostname": "xyz-q7-db02", "os": {"family": "RedHat"}}"#,
+    )
+    .unwrap();
+    let run = w
+        .cmd("provision")
+        .without("--fact")
+        .args(&[
+            "--facts-file",
+            facts.to_str().unwrap(),
+            "--json",
+            "--output",
+            "-",
+        ])
+        .run();
+    run.code(2);
+    let result = run.json();
+    assert_eq!(result["tenant"], "xyz-q7");
+    assert!(result["tokenName"]
+        .as_str()
+        .unwrap()
+        .contains(" xyz-q7-db02 run "));
+    no_token_in(&run.stderr, "stderr");
+}
