@@ -18,9 +18,10 @@ use crate::cluster;
 use crate::config::Config;
 use crate::error::{failure, Kind, Outcome, ResultExt};
 use crate::facts::{self, Facts, Sources};
+use crate::http::Client;
 use crate::report::Reporter;
 use crate::secret::Secret;
-use crate::tenant;
+use crate::tenant::{self, Tenant};
 use crate::tenant_access;
 use crate::token::{self, MintedGuard};
 
@@ -63,19 +64,17 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
         )
     })?;
     let (cluster_url, cluster_token) = cluster_access(cfg)?;
-    let api_url = cfg.api_url_for(&tenant.id)?;
+    let at = Cluster {
+        url: cluster_url,
+        token: cluster_token,
+        api_url: cfg.api_url_for(&tenant.id)?,
+        tenant: &tenant,
+    };
     let cell = OnceCell::new();
     let client = || crate::apply::http_client(cfg, &cell, out.quiet);
     if let Some(which) = &args.revoke {
         let which = revocable(which)?;
-        let c = client()?;
-        let management =
-            cluster::token_management_token(c, cluster_url, cluster_token, &tenant.id)?;
-        match which {
-            Revocable::Id(id) => token::revoke(c, &api_url, &management, id)?,
-            Revocable::Name(name) => token::revoke_named(c, &api_url, &management, name)?,
-        }
-        println!("revoked {} in tenant {}", which.shown(), tenant.id);
+        revoke(client()?, &at, &which, cfg.json)?;
         return Ok(Outcome::Converged);
     }
     let host = facts
@@ -88,9 +87,8 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
              --facts-file with the host's facts): the token is named after it",
             )
         })?;
-    let c = client()?;
     if args.dry_run {
-        let exists = cluster::tenant_exists(c, cluster_url, cluster_token, &tenant.id)?;
+        let exists = cluster::tenant_exists(client()?, at.url, at.token, &tenant.id)?;
         println!(
             "tenant {} {}; would hand out an InstallerDownload token for {host} (15 minutes)",
             tenant.id,
@@ -103,10 +101,36 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
         });
     }
     let sink = sink(args.output.as_deref())?;
-    let created = tenant_access::ensure(c, cluster_url, cluster_token, &tenant, out)?;
-    let management = cluster::token_management_token(c, cluster_url, cluster_token, &tenant.id)?;
+    let created = hand_out(client()?, &at, host, &sink, cfg.json, out)?;
+    Ok(if created {
+        Outcome::Changed
+    } else {
+        Outcome::Converged
+    })
+}
+
+/// Where the target's tenant lives and the credential that manages it.
+struct Cluster<'a> {
+    url: &'a str,
+    token: &'a Secret,
+    api_url: String,
+    tenant: &'a Tenant,
+}
+
+/// Ensures the tenant, mints the token and delivers it; whether the tenant was created.
+fn hand_out(
+    c: &Client,
+    at: &Cluster,
+    host: &str,
+    sink: &Sink,
+    json: bool,
+    out: Reporter,
+) -> Result<bool> {
+    let tenant = at.tenant;
+    let created = tenant_access::ensure(c, at.url, at.token, tenant, out)?;
+    let management = cluster::token_management_token(c, at.url, at.token, &tenant.id)?;
     let name = token::run_token_name(host);
-    let guard = MintedGuard::mint(c, &api_url, &management, &name)?;
+    let guard = MintedGuard::mint(c, &at.api_url, &management, &name)?;
     let (Some(id), Some(secret)) = (guard.id(), guard.token()) else {
         return Err(failure(
             Kind::Internal,
@@ -119,7 +143,7 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
     let mut result = Provisioned {
         tenant: &tenant.id,
         created,
-        api_url: &api_url,
+        api_url: &at.api_url,
         token_id: id,
         token_name: &name,
         expires_at: guard.expires(),
@@ -127,14 +151,30 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
         token: None,
     };
     // Until it is delivered the guard revokes the token on any failure: nobody could use it.
-    deliver(&sink, secret, &mut result, cfg.json)?;
+    deliver(sink, secret, &mut result, json)?;
     // Disarmed: from here the token is the node's, until `--revoke` or its expiry.
     let _handed_out = guard.keep();
-    Ok(if created {
-        Outcome::Changed
+    Ok(created)
+}
+
+/// `--revoke`: with a fresh token-management token (the one that minted has expired or soon
+/// will), by id or by every token of that name.
+fn revoke(c: &Client, at: &Cluster, which: &Revocable, json: bool) -> Result<()> {
+    let tenant = &at.tenant.id;
+    let management = cluster::token_management_token(c, at.url, at.token, tenant)?;
+    match which {
+        Revocable::Id(id) => token::revoke(c, &at.api_url, &management, id)?,
+        Revocable::Name(name) => token::revoke_named(c, &at.api_url, &management, name)?,
+    }
+    if json {
+        let (key, value) = match which {
+            Revocable::Id(id) => ("revokedTokenId", id),
+            Revocable::Name(name) => ("revokedTokenName", name),
+        };
+        stdout_line(&serde_json::json!({ "tenant": tenant, key: value }).to_string())
     } else {
-        Outcome::Converged
-    })
+        stdout_line(&format!("revoked {} in tenant {tenant}", which.shown()))
+    }
 }
 
 /// The target host's facts: the configured sources only. The controller's own facts (its

@@ -226,7 +226,12 @@ fn stdout_only_when_asked_and_revoke_by_name() {
     );
     assert!(second.starts_with(id));
 
-    w.cmd("provision").args(&["--revoke", name]).run().code(0);
+    let revoked = w.cmd("provision").args(&["--json", "--revoke", name]).run();
+    revoked.code(0);
+    assert_eq!(
+        revoked.json(),
+        serde_json::json!({"tenant": "abc-p1", "revokedTokenName": name})
+    );
     assert_eq!(token_record(&w, id)["alive"], false);
     let first_id: String = token.split('.').take(2).collect::<Vec<_>>().join(".");
     assert_eq!(token_record(&w, &first_id)["alive"], true, "only that name");
