@@ -332,3 +332,27 @@ fn target_facts_come_from_the_facts_file() {
         .contains(" xyz-q7-db02 run "));
     no_token_in(&run.stderr, "stderr");
 }
+
+/// A token that cannot be delivered is revoked before the run ends: nobody could use it.
+#[test]
+fn an_undeliverable_token_is_revoked() {
+    let w = World::new();
+    // /proc exists, but nobody (root included) can create a file there.
+    let run = w
+        .cmd("provision")
+        .args(&["--output", "/proc/oneagent-bootstrap-provision-test"])
+        .run();
+    run.code(3).stderr_has("writing the token to --output");
+    let minted: Vec<Value> = w
+        .admin("/__dtsim/tokens")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scopes"] == serde_json::json!(["InstallerDownload"]))
+        .cloned()
+        .collect();
+    assert_eq!(minted.len(), 1, "{}", run.dump());
+    assert_eq!(minted[0]["alive"], false, "{}", run.dump());
+    no_token_in(&run.stdout, "stdout");
+    no_token_in(&run.stderr, "stderr");
+}
