@@ -141,6 +141,25 @@ pub enum Cmd {
     },
     /// The whole flow against an embedded simulator in a temporary root
     Demo,
+    /// On the Puppet server or Ansible controller: ensure the target host's tenant (from its
+    /// facts) with the cluster token, and hand out a 15-minute InstallerDownload token for it
+    Provision(ProvisionArgs),
+}
+
+/// `provision`'s own flags (the tenant inputs and the cluster token are the global options).
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct ProvisionArgs {
+    /// Where the token goes: a new file (created 0600, never overwritten), or '-' for stdout
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["revoke", "dry_run"])]
+    pub output: Option<PathBuf>,
+
+    /// Revoke a token a provision handed out, by its id (dt0c01.PUBLIC) or its name
+    #[arg(long, value_name = "ID_OR_NAME", conflicts_with_all = ["output", "dry_run"])]
+    pub revoke: Option<String>,
+
+    /// Only say whether the tenant exists and what would be done; create and mint nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

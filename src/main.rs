@@ -18,11 +18,13 @@ mod http;
 mod install;
 mod lock;
 mod plan;
+mod provision;
 mod report;
 mod secret;
 mod settings;
 mod signals;
 mod tenant;
+mod tenant_access;
 mod token;
 mod verify;
 mod version_check;
@@ -125,6 +127,12 @@ fn run_command() -> ExitCode {
         Cmd::Verify { file } => finish(crash::catch("verifying the file", || {
             verify_command(&cfg, &file, out)
         })),
+        Cmd::Provision(args) => {
+            match crash::catch("provisioning", || provision::run(&cfg, &args, out)) {
+                Ok(done) => ExitCode::from(done.exit_code()),
+                Err(e) => fail(&e),
+            }
+        }
         #[cfg(feature = "sim")]
         Cmd::Demo => finish(crash::catch("running the demo", || demo::run(out))),
         #[cfg(not(feature = "sim"))]

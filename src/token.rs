@@ -10,7 +10,7 @@ use crate::secret::Secret;
 
 mod sweep;
 
-pub use sweep::run_token_name;
+pub use sweep::{revoke_named, run_token_name};
 
 /// The token that mints and revokes: the tenant's token-management token, or the operator's.
 const MANAGEMENT_TOKEN: &str = "the minting token (token-management token or --api-token-file)";
@@ -23,6 +23,8 @@ pub struct Minted {
     /// The public id (`dt0c01.PUBLIC`), safe to log; what DELETE takes.
     pub id: String,
     pub token: Secret,
+    /// When the server says the token expires (`expirationDate`), if it said.
+    pub expires: Option<String>,
 }
 
 /// Mints a token with scope `InstallerDownload` only, expiring in 15 minutes. (The run mints
@@ -65,6 +67,8 @@ fn mint_tracked(
     struct Created {
         id: Option<String>,
         token: String,
+        #[serde(rename = "expirationDate")]
+        expiration_date: Option<String>,
     }
     let parsed = reply.json::<Created>(&call).and_then(|created| {
         let token = Secret::new(created.token);
@@ -76,7 +80,11 @@ fn mint_tracked(
         if token.is_empty() {
             return Err(call.api_error("answered with an empty token"));
         }
-        Ok(Minted { id, token })
+        Ok(Minted {
+            id,
+            token,
+            expires: created.expiration_date,
+        })
     });
     let unreadable = parsed.is_err();
     (parsed, lost || unreadable)
@@ -173,10 +181,23 @@ impl<'a> MintedGuard<'a> {
         self.minted.as_ref().map(|m| m.id.as_str())
     }
 
+    pub fn expires(&self) -> Option<&str> {
+        self.minted.as_ref().and_then(|m| m.expires.as_deref())
+    }
+
     /// Revokes now. An error here should be reported as a warning: the run's outcome does not
     /// depend on it and the token expires by itself.
     pub fn revoke(mut self) -> anyhow::Result<()> {
         self.revoke_all()
+    }
+
+    /// Disarms the guard and hands the token out (`provision`: the node uses it, the
+    /// controller revokes it later or it expires). Other tokens of our name that a retried
+    /// mint left are still revoked: only the one handed out may live on.
+    pub fn keep(mut self) -> Option<Minted> {
+        let m = self.minted.take()?;
+        self.sweep_others(Some(&m.id));
+        Some(m)
     }
 
     /// Our token by id, then (after a retried mint) every other token of our name.
@@ -185,18 +206,25 @@ impl<'a> MintedGuard<'a> {
             return Ok(());
         };
         let own = revoke(self.client, &self.api_url, &self.management_token, &m.id);
-        if std::mem::take(&mut self.sweep) {
-            let swept = sweep::revoke_named(
-                self.client,
-                &self.api_url,
-                &self.management_token,
-                &self.name,
-            );
-            if let Err(e) = swept {
-                eprintln!("warning: {}", sweep::warning(&self.name, &e));
-            }
-        }
+        self.sweep_others(None);
         own
+    }
+
+    /// After a retried mint: every token of our name but `keep` (a failure is a warning).
+    fn sweep_others(&mut self, keep: Option<&str>) {
+        if !std::mem::take(&mut self.sweep) {
+            return;
+        }
+        let swept = sweep::revoke_named_except(
+            self.client,
+            &self.api_url,
+            &self.management_token,
+            &self.name,
+            keep,
+        );
+        if let Err(e) = swept {
+            eprintln!("warning: {}", sweep::warning(&self.name, &e));
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::http::{Call, Client, HttpOptions, Method};
 use crate::report::{ActionReport, Reporter};
 use crate::secret::Secret;
 use crate::tenant::Tenant;
+use crate::tenant_access;
 use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
 
 /// The installer download token: the operator's own, or one we minted (and must revoke).
@@ -189,22 +190,11 @@ impl<'c> Network<'c> {
             // Nothing created, so nothing to hand back.
             return Ok(());
         }
-        let ensured = cluster::ensure_tenant(
-            self.client()?,
-            cluster_url,
-            cluster_token,
-            &tenant.id,
-            &tenant.name,
-            &tenant.tags,
-        )?;
-        self.out.step(if ensured.created {
-            format!("tenant {}: created", tenant.id)
-        } else {
-            format!("tenant {}: exists", tenant.id)
-        });
-        if self.write_groups && (ensured.created || self.cfg.groups.reconcile) {
+        let created =
+            tenant_access::ensure(self.client()?, cluster_url, cluster_token, tenant, self.out)?;
+        if self.write_groups && (created || self.cfg.groups.reconcile) {
             self.converge_groups().with_context(|| {
-                if ensured.created {
+                if created {
                     format!(
                         "tenant {} was created but its user groups may be incomplete (rerun \
                          with --reconcile-groups)",

@@ -38,6 +38,17 @@ pub fn revoke_named(
     management_token: &Secret,
     name: &str,
 ) -> anyhow::Result<()> {
+    revoke_named_except(c, api_url, management_token, name, None)
+}
+
+/// [`revoke_named`], sparing the token with id `keep` (the one a provision hands out).
+pub fn revoke_named_except(
+    c: &Client,
+    api_url: &str,
+    management_token: &Secret,
+    name: &str,
+    keep: Option<&str>,
+) -> anyhow::Result<()> {
     let base = format!("{}/v2/apiTokens", api_url.trim_end_matches('/'));
     let selector = format!("name(\"{name}\")");
     let mut url = format!("{base}?apiTokenSelector={}", encode(&selector));
@@ -64,7 +75,7 @@ pub fn revoke_named(
         ids.extend(
             page.api_tokens
                 .into_iter()
-                .filter(|t| t.name == name)
+                .filter(|t| t.name == name && Some(t.id.as_str()) != keep)
                 .map(|t| t.id),
         );
         match page.next_page_key.filter(|k| !k.is_empty()) {
@@ -156,6 +167,31 @@ mod tests {
         ));
         assert!(super::super::MintedGuard::mint(&c, &api, &mgmt, &name).is_err());
         assert_eq!(dead_named(&sim, "cut-1", &name), 4);
+    }
+
+    #[test]
+    fn a_kept_token_lives_on_and_a_retried_mint_leaves_only_it() {
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "keep-1");
+        let name = run_token_name("h");
+        sim.add_fault(fault(
+            "POST",
+            "/e/keep-1/api/v2/apiTokens",
+            Some(1),
+            Fault::Cut { after_bytes: 5 },
+        ));
+        let guard = super::super::MintedGuard::mint(&c, &api, &mgmt, &name).unwrap();
+        let kept = guard.keep().unwrap();
+        assert!(kept.expires.is_some());
+        let mine: Vec<_> = sim_tokens(&sim)
+            .into_iter()
+            .filter(|t| t["name"] == name.as_str())
+            .collect();
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        for t in mine {
+            assert_eq!(t["alive"], t["id"] == kept.id.as_str(), "{t}");
+        }
     }
 
     #[test]
