@@ -18,11 +18,12 @@ use crate::cluster;
 use crate::config::Config;
 use crate::error::{failure, Kind, Outcome, ResultExt};
 use crate::facts::{self, Facts, Sources};
+use crate::groups::{self, Wanted};
 use crate::http::Client;
-use crate::report::Reporter;
+use crate::report::{ActionReport, Reporter};
 use crate::secret::Secret;
 use crate::tenant::{self, Tenant};
-use crate::tenant_access;
+use crate::tenant_access::{self, Access, Groups};
 use crate::token::{self, MintedGuard};
 
 /// Names of the tokens `provision` hands out start so (see [`token::run_token_name`]); `--revoke`
@@ -43,6 +44,8 @@ struct Provisioned<'a> {
     /// Unique per host and run: what `--revoke` also takes.
     token_name: &'a str,
     expires_at: Option<&'a str>,
+    /// What was done to the --tenant-group groups (create-group, update-group).
+    group_actions: Vec<ActionReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,11 +67,15 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
         )
     })?;
     let (cluster_url, cluster_token) = cluster_access(cfg)?;
-    let at = Cluster {
+    let mut at = Cluster {
         url: cluster_url,
         token: cluster_token,
         api_url: cfg.api_url_for(&tenant.id)?,
         tenant: &tenant,
+        groups: Groups {
+            wanted: &[],
+            spec: &cfg.groups,
+        },
     };
     let cell = OnceCell::new();
     let client = || crate::apply::http_client(cfg, &cell, out.quiet);
@@ -87,25 +94,47 @@ pub fn run(cfg: &Config, args: &ProvisionArgs, out: Reporter) -> Result<Outcome>
              --facts-file with the host's facts): the token is named after it",
             )
         })?;
+    // Rendered before the first request, so a template error is exit 3 with nothing done.
+    let wanted: Vec<Wanted> = groups::render(&cfg.groups, &facts, &tenant.id)?;
+    at.groups.wanted = &wanted;
     if args.dry_run {
-        let exists = cluster::tenant_exists(client()?, at.url, at.token, &tenant.id)?;
-        println!(
-            "tenant {} {}; would hand out an InstallerDownload token for {host} (15 minutes)",
-            tenant.id,
-            if exists { "exists" } else { "would be created" }
-        );
-        return Ok(if exists {
-            Outcome::Converged
-        } else {
-            Outcome::Changed
-        });
+        return dry_run(client()?, &at, host, cfg.json, out);
     }
     let sink = sink(args.output.as_deref())?;
-    let created = hand_out(client()?, &at, host, &sink, cfg.json, out)?;
-    Ok(if created {
+    let changed = hand_out(client()?, &at, host, &sink, cfg.json, out)?;
+    Ok(if changed {
         Outcome::Changed
     } else {
         Outcome::Converged
+    })
+}
+
+/// `--dry-run`: reads only. Whether the tenant exists and what the groups lack.
+fn dry_run(c: &Client, at: &Cluster, host: &str, json: bool, out: Reporter) -> Result<Outcome> {
+    let tenant = &at.tenant.id;
+    let exists = cluster::tenant_exists(c, at.url, at.token, tenant)?;
+    let group_actions =
+        tenant_access::preview_groups(at.access(c), at.tenant, at.groups, Some(exists), out)?;
+    if json {
+        let result = serde_json::json!({
+            "dryRun": true,
+            "tenant": tenant,
+            "exists": exists,
+            "groupActions": group_actions,
+        });
+        stdout_line(&result.to_string())?;
+    } else {
+        stdout_line(&format!(
+            "tenant {tenant} {}; {} user group change(s); would hand out an InstallerDownload \
+             token for {host} (15 minutes)",
+            if exists { "exists" } else { "would be created" },
+            group_actions.len()
+        ))?;
+    }
+    Ok(if exists && group_actions.is_empty() {
+        Outcome::Converged
+    } else {
+        Outcome::Changed
     })
 }
 
@@ -115,9 +144,21 @@ struct Cluster<'a> {
     token: &'a Secret,
     api_url: String,
     tenant: &'a Tenant,
+    groups: Groups<'a>,
 }
 
-/// Ensures the tenant, mints the token and delivers it; whether the tenant was created.
+impl<'a> Cluster<'a> {
+    fn access(&self, client: &'a Client) -> Access<'a> {
+        Access {
+            client,
+            url: self.url,
+            token: self.token,
+        }
+    }
+}
+
+/// Ensures the tenant (and its groups), mints the token and delivers it; whether the tenant or
+/// its groups changed.
 fn hand_out(
     c: &Client,
     at: &Cluster,
@@ -127,7 +168,10 @@ fn hand_out(
     out: Reporter,
 ) -> Result<bool> {
     let tenant = at.tenant;
-    let created = tenant_access::ensure(c, at.url, at.token, tenant, out)?;
+    let ensured = tenant_access::ensure(at.access(c), tenant, at.groups, out)?;
+    let created = ensured.created;
+    let group_actions = ensured.groups.unwrap_or_default();
+    let changed = created || !group_actions.is_empty();
     let management = cluster::token_management_token(c, at.url, at.token, &tenant.id)?;
     let name = token::run_token_name(host);
     let guard = MintedGuard::mint(c, &at.api_url, &management, &name)?;
@@ -147,6 +191,7 @@ fn hand_out(
         token_id: id,
         token_name: &name,
         expires_at: guard.expires(),
+        group_actions,
         token_file: None,
         token: None,
     };
@@ -154,7 +199,7 @@ fn hand_out(
     deliver(sink, secret, &mut result, json)?;
     // Disarmed: from here the token is the node's, until `--revoke` or its expiry.
     let _handed_out = guard.keep();
-    Ok(created)
+    Ok(changed)
 }
 
 /// `--revoke`: with a fresh token-management token (the one that minted has expired or soon

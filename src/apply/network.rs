@@ -190,21 +190,14 @@ impl<'c> Network<'c> {
             // Nothing created, so nothing to hand back.
             return Ok(());
         }
-        let created =
-            tenant_access::ensure(self.client()?, cluster_url, cluster_token, tenant, self.out)?;
-        if self.write_groups && (created || self.cfg.groups.reconcile) {
-            self.converge_groups().with_context(|| {
-                if created {
-                    format!(
-                        "tenant {} was created but its user groups may be incomplete (rerun \
-                         with --reconcile-groups)",
-                        tenant.id
-                    )
-                } else {
-                    format!("reconciling the user groups of tenant {}", tenant.id)
-                }
-            })?;
-        }
+        let groups = self.due_groups();
+        let at = tenant_access::Access {
+            client: self.client()?,
+            url: cluster_url,
+            token: cluster_token,
+        };
+        let ensured = tenant_access::ensure(at, tenant, groups, self.out)?;
+        self.groups_converged(ensured.groups);
         Ok(())
     }
 

@@ -1,20 +1,20 @@
 //! The user-group part of the network phase: when this run created the tenant (or on
 //! `--reconcile-groups`) the --tenant-group groups are made to give it their permissions;
-//! `check` only reads and shows what that would change.
+//! `check` only reads and shows what that would change. The work is tenant_access.rs's, shared
+//! with `provision`; this keeps it to once per run and collects the actions.
 
 use anyhow::Result;
 
 use super::Network;
-use crate::cluster;
 use crate::error::{failure, Kind};
-use crate::groups::{sync, Described, Step};
 use crate::report::ActionReport;
-use crate::secret::Secret;
+use crate::tenant_access::{self, Access, Groups};
 
-impl Network<'_> {
-    /// The cluster URL and token, which config.rs already required with --tenant-group.
-    fn cluster(&self) -> Result<(&str, &Secret)> {
-        self.cfg
+impl<'c> Network<'c> {
+    /// The cluster with its token, which config.rs already required with --tenant-group.
+    pub(super) fn access(&self) -> Result<Access<'c>> {
+        let (url, token) = self
+            .cfg
             .cluster_url
             .as_deref()
             .zip(self.cfg.cluster_token.as_ref())
@@ -23,7 +23,29 @@ impl Network<'_> {
                     Kind::Config,
                     "--tenant-group needs --cluster-url (DT_CLUSTER_URL) and the cluster token",
                 )
-            })
+            })?;
+        Ok(Access {
+            client: self.client()?,
+            url,
+            token,
+        })
+    }
+
+    /// The groups tenant_access may still write this run (none once done, or in `check`).
+    pub(super) fn due_groups(&self) -> Groups<'c> {
+        let writable = self.write_groups && !self.groups_done;
+        Groups {
+            wanted: if writable { self.groups } else { &[] },
+            ..self.all_groups()
+        }
+    }
+
+    /// What tenant_access did to the groups; from then on they are done for this run.
+    pub(super) fn groups_converged(&mut self, steps: Option<Vec<ActionReport>>) {
+        if let Some(steps) = steps {
+            self.groups_done = true;
+            self.group_steps.extend(steps);
+        }
     }
 
     /// Makes the groups right (once per run); what it did goes to `take_group_steps`.
@@ -33,17 +55,9 @@ impl Network<'_> {
         }
         self.groups_done = true;
         let tenant = self.tenant()?;
-        let (url, token) = self.cluster()?;
-        let api = sync::Http::new(self.client()?, url, token);
-        let steps = sync::converge(&api, self.groups, &tenant.id, self.cfg.groups.settle)?;
-        if steps.is_empty() {
-            self.out.step(format!(
-                "user groups: {} already give tenant {} the requested permissions",
-                self.group_names(),
-                tenant.id
-            ));
-        }
-        self.record(&steps, "");
+        let groups = self.all_groups();
+        let steps = tenant_access::converge_groups(self.access()?, tenant, groups, self.out)?;
+        self.group_steps.extend(steps);
         Ok(())
     }
 
@@ -55,21 +69,9 @@ impl Network<'_> {
         }
         self.groups_done = true;
         let tenant = self.tenant()?;
-        let (url, token) = self.cluster()?;
-        let client = self.client()?;
-        if !self.cfg.groups.reconcile && cluster::tenant_exists(client, url, token, &tenant.id)? {
-            self.out.step(format!(
-                "tenant {} exists: user groups are left alone (--reconcile-groups checks them)",
-                tenant.id
-            ));
-            return Ok(());
-        }
-        let steps = sync::preview(
-            &sync::Http::new(client, url, token),
-            self.groups,
-            &tenant.id,
-        )?;
-        self.record(&steps, "would ");
+        let groups = self.all_groups();
+        let steps = tenant_access::preview_groups(self.access()?, tenant, groups, None, self.out)?;
+        self.group_steps.extend(steps);
         Ok(())
     }
 
@@ -78,23 +80,10 @@ impl Network<'_> {
         std::mem::take(&mut self.group_steps)
     }
 
-    fn record(&mut self, steps: &[Step], prefix: &str) {
-        let Some(tenant) = self.tenant else { return };
-        for s in steps {
-            let description = Described(s, &tenant.id).to_string();
-            self.out.step(format!("{prefix}{description}"));
-            self.group_steps.push(ActionReport {
-                kind: s.kind().into(),
-                description,
-            });
+    fn all_groups(&self) -> Groups<'c> {
+        Groups {
+            wanted: self.groups,
+            spec: &self.cfg.groups,
         }
-    }
-
-    fn group_names(&self) -> String {
-        self.groups
-            .iter()
-            .map(|g| format!("'{}'", g.name))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
