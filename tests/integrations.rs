@@ -12,8 +12,8 @@ use std::process::Command;
 use harness::{find_token, World, BIN, PATTERN, TEMPLATE};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-/// The password of the proxy OneAgent is given: no output or Puppet/Ansible file may hold it
-/// (the binary's own install log does: a known defect outside these integrations).
+/// The password of the proxy OneAgent is given: no output, Puppet/Ansible file or file in the
+/// state dir (last-install.log included) may hold it.
 const PROXY_PASSWORD: &str = "Pr0xyPassw0rd";
 /// Shaped like a Dynatrace token, known to no one: the "wrong token" of the failure runs.
 const WRONG_TOKEN: &str =
@@ -91,18 +91,6 @@ fn assert_no_secret(w: &World, tool: &str, outputs: &[(String, String)], dirs: &
     }
 }
 
-#[track_caller]
-fn assert_no_token_under(w: &World, dir: &Path) {
-    for f in World::files_under(dir) {
-        let bytes = std::fs::read(&f).unwrap_or_default();
-        assert_no_token(
-            w,
-            &f.display().to_string(),
-            &String::from_utf8_lossy(&bytes),
-        );
-    }
-}
-
 fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
@@ -146,39 +134,50 @@ fn puppet_manifest(w: &World, token_file: &Path, hostname: &str, ensure: &str) -
     )
 }
 
-#[test]
-fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
-    let Some(puppet) = tool(
-        "puppet",
-        "SKIP_PUPPET_TESTS",
-        "apt-get install puppet puppet-lint",
-    ) else {
-        return;
-    };
-    let w = World::new();
-    let d = w.dir.path();
-    let modules = d.join("modules");
-    std::fs::create_dir_all(&modules).expect("modules dir");
-    std::os::unix::fs::symlink(
-        Path::new(REPO).join("puppet"),
-        modules.join("oneagent_bootstrap"),
-    )
-    .expect("module symlink");
-    std::fs::create_dir_all(d.join("bin")).expect("bin dir");
-    let wrong_token_file = d.join("wrong-token");
-    std::fs::write(&wrong_token_file, WRONG_TOKEN).expect("wrong token");
-    let vardir = d.join("puppet-var");
-    let config = d.join("puppet-config");
-    let mut outputs = Vec::new();
-    let mut apply = |what: &str, manifest: &str| -> Out {
+/// `puppet apply` runs in a temp dir with the module on the modulepath; every output is kept
+/// for the secret greps.
+struct Puppet {
+    bin: PathBuf,
+    dir: PathBuf,
+    vardir: PathBuf,
+    outputs: Vec<(String, String)>,
+}
+
+impl Puppet {
+    /// None when puppet is missing and SKIP_PUPPET_TESTS=1.
+    fn new(w: &World) -> Option<Puppet> {
+        let bin = tool(
+            "puppet",
+            "SKIP_PUPPET_TESTS",
+            "apt-get install puppet puppet-lint",
+        )?;
+        let dir = w.dir.path().to_path_buf();
+        let modules = dir.join("modules");
+        std::fs::create_dir_all(&modules).expect("modules dir");
+        std::os::unix::fs::symlink(
+            Path::new(REPO).join("puppet"),
+            modules.join("oneagent_bootstrap"),
+        )
+        .expect("module symlink");
+        std::fs::create_dir_all(dir.join("bin")).expect("bin dir");
+        Some(Puppet {
+            bin,
+            vardir: dir.join("puppet-var"),
+            dir,
+            outputs: Vec::new(),
+        })
+    }
+
+    fn apply(&mut self, what: &str, manifest: &str) -> Out {
+        let d = &self.dir;
         let file = d.join(format!("{}.pp", what.replace(' ', "-")));
         std::fs::write(&file, manifest).expect("manifest");
-        let out = run(Command::new(&puppet)
+        let out = run(Command::new(&self.bin)
             .args(["apply", "--detailed-exitcodes", "--color", "false"])
             .arg("--modulepath")
-            .arg(&modules)
+            .arg(d.join("modules"))
             .arg("--vardir")
-            .arg(&vardir)
+            .arg(&self.vardir)
             .arg("--confdir")
             .arg(d.join("puppet-conf"))
             .arg("--codedir")
@@ -187,10 +186,27 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
             .arg(d.join("puppet-log"))
             .arg("--rundir")
             .arg(d.join("puppet-run"))
-            .arg(&file));
-        outputs.push((what.to_string(), out.text.clone()));
+            .arg(&file)
+            // Short waits between the server-side provision's user group writes and read-backs.
+            .env("DT_GROUPS_SETTLE", "100ms"));
+        self.outputs.push((what.to_string(), out.text.clone()));
         out
+    }
+}
+
+#[test]
+fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
+    let w = World::new();
+    let Some(mut puppet) = Puppet::new(&w) else {
+        return;
     };
+    let d = w.dir.path();
+    let wrong_token_file = d.join("wrong-token");
+    std::fs::write(&wrong_token_file, WRONG_TOKEN).expect("wrong token");
+    let vardir = puppet.vardir.clone();
+    let puppet_bin = puppet.bin.clone();
+    let config = d.join("puppet-config");
+    let mut apply = |what: &str, manifest: &str| puppet.apply(what, manifest);
     let good = puppet_manifest(&w, &w.cluster_token_file, "abc-p1-web01", "present");
 
     let before = apply("fact before the first run", SHOW_FACT);
@@ -212,7 +228,7 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
         "the proxy reached OneAgent"
     );
     let metadata = w.oneagentctl(&["--get-deployment-metadata"]);
-    let version = run(Command::new(&puppet).arg("--version")).text;
+    let version = run(Command::new(&puppet_bin).arg("--version")).text;
     assert!(
         metadata.contains("orchestration_tech=Puppet")
             && metadata.contains(&format!("tech_version={}", version.trim())),
@@ -270,8 +286,140 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
     let again = apply("absent again", &absent);
     assert_eq!(again.code, 0, "absent is converged:\n{}", again.text);
 
-    assert_no_secret(&w, "puppet apply", &outputs, &[&vardir]);
-    assert_no_token_under(&w, &w.state);
+    assert_no_secret(&w, "puppet apply", &puppet.outputs, &[&vardir, &w.state]);
+}
+
+/// A stand-in for the node's binary that records, for every run, its arguments and the
+/// environment it was started with (/proc/self/environ of the shell), then runs the real one.
+fn recording_binary(dir: &Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("recording-oneagent-bootstrap");
+    let log = dir.join("node-runs.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n{{ echo \"argv: $*\"; tr '\\0' '\\n' </proc/$$/environ; }} >>'{log}'\nexec '{BIN}' \"$@\"\n",
+            log = log.display()
+        ),
+    )
+    .expect("recording binary");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (script, log)
+}
+
+/// The node side never saw the cluster token: not in the arguments or environment of any run
+/// of its binary, not in any file of its config dir (what it reads besides the state dir).
+#[track_caller]
+fn assert_node_never_had_cluster_token(w: &World, log: &Path, config: &Path) {
+    let runs = std::fs::read_to_string(log).expect("the node's binary ran");
+    assert!(runs.contains("argv: apply"), "the node ran apply:\n{runs}");
+    assert!(
+        !runs.contains(&w.sim.cluster_token()),
+        "the cluster token reached the node's binary:\n{runs}"
+    );
+    assert!(
+        !runs.contains("cluster-token"),
+        "the node's binary was pointed at a cluster token:\n{runs}"
+    );
+    for f in World::files_under(config) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(
+            !text.contains(&w.sim.cluster_token()),
+            "the cluster token is on the node in {}",
+            f.display()
+        );
+    }
+}
+
+fn puppet_server_manifest(w: &World, node_binary: &Path, hostname: &str) -> String {
+    let d = w.dir.path().display();
+    format!(
+        r#"class {{ 'oneagent_bootstrap':
+  provisioning              => 'server',
+  server_cluster_token_file => '{token}',
+  server_binary_path        => '{BIN}',
+  cluster_url               => '{url}',
+  tenant_template           => '{TEMPLATE}',
+  hostname_pattern          => '{PATTERN}',
+  tenant_groups             => ['{{customer}}-viewers:VIEWER'],
+  tenant_group_ldap         => {{ '{{customer}}-viewers' => 'CN={{customer}}-viewers,OU=groups' }},
+  extra_facts               => {{ 'hostname' => '{hostname}' }},
+  install_path              => '{install}',
+  state_dir                 => '{state}',
+  config_dir                => '{d}/puppet-config',
+  installer_ca_file         => '{ca}',
+  proxy                     => Sensitive('{proxy}'),
+  binary_source             => '{node}',
+  binary_path               => '{d}/bin/oneagent-bootstrap',
+}}
+"#,
+        url = w.sim.url(),
+        token = w.cluster_token_file.display(),
+        install = w.install.display(),
+        state = w.state.display(),
+        ca = w.ca.display(),
+        proxy = proxy_url(),
+        node = node_binary.display(),
+    )
+}
+
+#[test]
+fn puppet_server_provisioning_keeps_the_cluster_token_off_the_node() {
+    let w = World::new();
+    let Some(mut puppet) = Puppet::new(&w) else {
+        return;
+    };
+    let (node_binary, log) = recording_binary(w.dir.path());
+    let config = w.dir.path().join("puppet-config");
+    let manifest = puppet_server_manifest(&w, &node_binary, "abc-p1-web01");
+
+    let first = puppet.apply("server first run", &manifest);
+    assert_eq!(first.code, 2, "first run changes the host:\n{}", first.text);
+    assert!(w.installed(), "OneAgent installed:\n{}", first.text);
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+    let viewers = w.group("abc-viewers");
+    assert_eq!(
+        viewers["accessRight"],
+        serde_json::json!({"VIEWER": ["abc-p1"]}),
+        "the server created the tenant's group"
+    );
+    assert_eq!(
+        viewers["ldapGroupNames"],
+        serde_json::json!(["CN=abc-viewers,OU=groups"])
+    );
+    assert!(
+        !config.join("api-token").exists() && !config.join("cluster-token").exists(),
+        "no token file is left on the node"
+    );
+    assert_node_never_had_cluster_token(&w, &log, &config);
+
+    w.sim.clear_requests();
+    let second = puppet.apply("server second run", &manifest);
+    assert_eq!(
+        second.code, 0,
+        "a converged host reports no change:\n{}",
+        second.text
+    );
+    assert_eq!(
+        w.requests(),
+        Vec::<String>::new(),
+        "converged: no provision, no request"
+    );
+
+    // The node moves to another tenant: its fact no longer matches, so the server provisions.
+    let moved = puppet_server_manifest(&w, &node_binary, "abc-p2-web01");
+    let repoint = puppet.apply("server repoint", &moved);
+    assert_eq!(repoint.code, 2, "{}", repoint.text);
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p2");
+    assert_node_never_had_cluster_token(&w, &log, &config);
+
+    let vardir = puppet.vardir.clone();
+    assert_no_secret(
+        &w,
+        "puppet apply",
+        &puppet.outputs,
+        &[&vardir, &w.state, &config],
+    );
 }
 
 /// The `changed=N` of the play recap.
@@ -453,8 +601,12 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
         again.text
     );
 
-    assert_no_secret(&w, "ansible-playbook", &outputs, &[&d.join("ansible-home")]);
-    assert_no_token_under(&w, &w.state);
+    assert_no_secret(
+        &w,
+        "ansible-playbook",
+        &outputs,
+        &[&d.join("ansible-home"), &w.state],
+    );
 }
 
 #[test]

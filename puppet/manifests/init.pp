@@ -33,6 +33,16 @@
 # @param binary_path Where the binary is (installed from `binary_source` when given).
 # @param extra_args More arguments for both `check` and `apply`.
 # @param deployment_metadata Merged over `orchestration_tech=Puppet`, `tech_version=<puppet version>`.
+# @param provisioning `node`: the node holds the cluster token (or `api_token`) and does all.
+#   `server` (recommended): the Puppet server provisions while it compiles the catalog, with the
+#   cluster token in `server_cluster_token_file` there, and the node gets a 15-minute
+#   InstallerDownload token, only when its `oneagent_bootstrap` fact says it needs the network.
+# @param server_cluster_token_file With `provisioning => 'server'`: the cluster token file on the Puppet server.
+# @param server_binary_path With `provisioning => 'server'`: the binary on the Puppet server.
+# @param tenant_groups User groups of a new tenant, 'NAME-TEMPLATE:PERM[,PERM...]'.
+# @param tenant_group_ldap LDAP group mapped to a `tenant_groups` group, by its rendered name.
+# @param tenant_group_sso SSO group mapped to a `tenant_groups` group, by its rendered name.
+# @param reconcile_groups Also complete the groups when the run did not create the tenant.
 class oneagent_bootstrap (
   Enum['present', 'absent'] $ensure = 'present',
   Optional[String[1]] $cluster_url = undef,
@@ -63,9 +73,24 @@ class oneagent_bootstrap (
   Oneagent_bootstrap::Absolutepath $binary_path = '/usr/local/bin/oneagent-bootstrap',
   Array[String[1]] $extra_args = [],
   Hash[Oneagent_bootstrap::Item, Variant[Oneagent_bootstrap::Item, Enum['']]] $deployment_metadata = {},
+  Enum['node', 'server'] $provisioning = 'node',
+  Optional[Oneagent_bootstrap::Absolutepath] $server_cluster_token_file = undef,
+  Oneagent_bootstrap::Absolutepath $server_binary_path = '/usr/local/bin/oneagent-bootstrap',
+  Array[Pattern[/\A[^\n]+\z/]] $tenant_groups = [],
+  Hash[String[1], Pattern[/\A[^\n]+\z/]] $tenant_group_ldap = {},
+  Hash[String[1], Pattern[/\A[^\n]+\z/]] $tenant_group_sso = {},
+  Boolean $reconcile_groups = false,
 ) {
   if $binary_source and $package_name {
     fail('oneagent_bootstrap: set binary_source or package_name, not both')
+  }
+  $server = $provisioning == 'server'
+  if $server and ($cluster_token or $api_token or !$server_cluster_token_file) {
+    fail(@(MSG/L))
+      oneagent_bootstrap: provisioning => 'server' takes the cluster token from \
+      server_cluster_token_file (a file on the Puppet server), not cluster_token or api_token
+      | MSG
+
   }
 
   if $package_name {
@@ -102,7 +127,54 @@ class oneagent_bootstrap (
     }
   }
 
-  $secrets = { 'cluster-token' => $cluster_token, 'api-token' => $api_token }
+  # Tenant options the node derives its tenant with; the ones only a tenant's creation uses go
+  # to the binary that holds the cluster token (the node's, or the server's `provision`).
+  $tenant_single = {
+    '--tenant'           => $tenant,
+    '--tenant-template'  => $tenant_template,
+    '--hostname-pattern' => $hostname_pattern,
+  }.filter |$flag, $value| { $value =~ NotUndef }
+  $tenant_args = $tenant_single.map |$flag, $value| { [$flag, $value] }.flatten
+  $create_args = flatten(
+    $tenant_name_template.then |$t| { ['--tenant-name-template', $t] }.lest || { [] },
+    $tenant_tags.map |$tag| { ['--tenant-tag', $tag] },
+    $tenant_groups.map |$group| { ['--tenant-group', $group] },
+    $tenant_group_ldap.map |$name, $group| { ['--tenant-group-ldap', "${name}=${group}"] },
+    $tenant_group_sso.map |$name, $group| { ['--tenant-group-sso', "${name}=${group}"] },
+    $reconcile_groups ? { true => ['--reconcile-groups'], default => [] },
+  )
+
+  if $server and $ensure == 'present' {
+    # The facts the tenant templates see on the server: the node's names, then `extra_facts`.
+    $node_facts = {
+      'hostname' => $facts.dig('networking', 'hostname'),
+      'fqdn'     => $facts.dig('networking', 'fqdn'),
+      'domain'   => $facts.dig('networking', 'domain'),
+    }.filter |$key, $value| { $value =~ String } + $extra_facts
+    # An upgrade to a pinned version needs the network even on an installed node.
+    $status = ($upgrade and $version != 'latest' and $facts.dig('oneagent_bootstrap', 'version') != $version) ? {
+      true    => undef,
+      default => $facts['oneagent_bootstrap'],
+    }
+    $server_args = flatten(
+      $cluster_url.then |$u| { ['--cluster-url', $u] }.lest || { [] },
+      $api_url.then |$u| { ['--api-url', $u] }.lest || { [] },
+      $ca_file.then |$f| { ['--ca-file', $f] }.lest || { [] },
+      $create_args,
+    )
+    $handed_out = oneagent_bootstrap::provision(
+      $server_binary_path, $server_cluster_token_file, $tenant_args, $server_args, $node_facts, $status,
+    )
+  } else {
+    $handed_out = undef
+  }
+
+  # With server provisioning the node holds no cluster token, and a handed-out token only in
+  # the run that got one (it expires 15 minutes later; the file is removed after the run).
+  $secrets = $server ? {
+    true    => { 'cluster-token' => undef, 'api-token' => $handed_out.then |$h| { $h['token'] } },
+    default => { 'cluster-token' => $cluster_token, 'api-token' => $api_token },
+  }
   $token_args = $secrets.map |$name, $value| {
     $value ? {
       undef   => [],
@@ -120,10 +192,6 @@ class oneagent_bootstrap (
   $single = {
     '--cluster-url'          => $cluster_url,
     '--api-url'              => $api_url,
-    '--tenant'               => $tenant,
-    '--tenant-template'      => $tenant_template,
-    '--tenant-name-template' => $tenant_name_template,
-    '--hostname-pattern'     => $hostname_pattern,
     '--host-group'           => $host_group,
     '--network-zone'         => $network_zone,
     '--monitoring-mode'      => $monitoring_mode,
@@ -136,7 +204,8 @@ class oneagent_bootstrap (
   }.filter |$flag, $value| { $value =~ NotUndef }
   $args = flatten(
     $single.map |$flag, $value| { [$flag, $value] },
-    $tenant_tags.map |$tag| { ['--tenant-tag', $tag] },
+    $tenant_args,
+    $server ? { true => [], default => $create_args },
     $host_tags.map |$tag| { ['--host-tag', $tag] },
     $host_properties.map |$key, $value| { ['--host-property', "${key}=${value}"] },
     $metadata.map |$key, $value| { ['--deployment-metadata', "${key}=${value}"] },
@@ -152,13 +221,6 @@ class oneagent_bootstrap (
     undef   => [],
     default => ["DT_PROXY=${proxy.unwrap}"],
   }
-  # The binary's result line names the proxy it sets, password included: with a proxy, only a
-  # failure's output (the error line) goes to the report.
-  $logoutput = $proxy ? {
-    undef   => true,
-    default => 'on_failure',
-  }
-
   $file_ensure = $ensure ? { 'present' => 'file', default => 'absent' }
   # `backup => false` keeps the tokens out of the filebucket.
   $secrets.each |$name, $value| {
@@ -194,9 +256,17 @@ class oneagent_bootstrap (
     unless      => [[$binary_path, 'check', '--quiet'] + $run_args],
     environment => $environment,
     returns     => [0, 2],
-    logoutput   => $logoutput,
+    logoutput   => true,
     timeout     => 0,
   }
 
   $files -> Exec['oneagent-bootstrap apply']
+
+  if $handed_out {
+    exec { 'oneagent-bootstrap remove the handed-out token':
+      command     => ['/bin/rm', '-f', "${config_dir}/api-token"],
+      refreshonly => true,
+      subscribe   => Exec['oneagent-bootstrap apply'],
+    }
+  }
 }
