@@ -102,6 +102,18 @@ $state = $f.dig('state').lest || { 'absent' }
 notice(\"fact=${state}/${f.dig('tenant')}\")
 ";
 
+/// The user group the node-mode runs ask for (`tenant_groups`).
+const OPERATORS: &str = "{customer}-{stage}-operators:VIEWER,AGENT_INSTALL";
+
+#[track_caller]
+fn assert_operators_group(w: &World) {
+    assert_eq!(
+        w.group("abc-p-operators")["accessRight"],
+        serde_json::json!({"VIEWER": ["abc-p1"], "AGENT_INSTALL": ["abc-p1"]}),
+        "tenant_groups reached the binary"
+    );
+}
+
 fn proxy_url() -> String {
     format!("http://ops:{PROXY_PASSWORD}@127.0.0.1:3128")
 }
@@ -116,6 +128,7 @@ fn puppet_manifest(w: &World, token_file: &Path, hostname: &str, ensure: &str) -
   tenant_template   => '{TEMPLATE}',
   hostname_pattern  => '{PATTERN}',
   extra_facts       => {{ 'hostname' => '{hostname}' }},
+  tenant_groups     => ['{OPERATORS}'],
   install_path      => '{install}',
   state_dir         => '{state}',
   config_dir        => '{d}/puppet-config',
@@ -222,6 +235,7 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
     assert!(w.installed(), "OneAgent installed:\n{}", first.text);
     assert_eq!(w.status_json()["tenant"], "abc-p1");
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+    assert_operators_group(&w);
     assert_eq!(
         w.oneagentctl(&["--get-proxy"]),
         proxy_url(),
@@ -432,25 +446,28 @@ fn recap_changed(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-#[test]
-fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
-    let Some(playbook) = tool(
-        "ansible-playbook",
-        "SKIP_ANSIBLE_TESTS",
-        "pip install ansible-core (in a venv) and put its bin/ on PATH",
-    ) else {
-        return;
-    };
-    let w = World::new();
-    let d = w.dir.path();
-    let config = d.join("ansible-config");
-    let binary = d.join("bin/oneagent-bootstrap");
-    let wrong_token_file = d.join("wrong-token");
-    std::fs::write(&wrong_token_file, WRONG_TOKEN).expect("wrong token");
-    let play = d.join("play.yml");
-    std::fs::write(
-        &play,
-        r#"- hosts: all
+/// `ansible-playbook -c local` runs of the role in a temp dir; every output is kept for the
+/// secret greps.
+struct Ansible {
+    bin: PathBuf,
+    dir: PathBuf,
+    play: PathBuf,
+    outputs: Vec<(String, String)>,
+}
+
+impl Ansible {
+    /// None when ansible-playbook is missing and SKIP_ANSIBLE_TESTS=1.
+    fn new(w: &World) -> Option<Ansible> {
+        let bin = tool(
+            "ansible-playbook",
+            "SKIP_ANSIBLE_TESTS",
+            "pip install ansible-core (in a venv) and put its bin/ on PATH",
+        )?;
+        let dir = w.dir.path().to_path_buf();
+        let play = dir.join("play.yml");
+        std::fs::write(
+            &play,
+            r#"- hosts: all
   gather_facts: false
   vars:
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
@@ -461,8 +478,51 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
       ansible.builtin.debug:
         msg: "result tenant={{ oneagent_bootstrap_result.tenant }} exit={{ oneagent_bootstrap_result.exitCode }}"
 "#,
-    )
-    .expect("playbook");
+        )
+        .expect("playbook");
+        Some(Ansible {
+            bin,
+            dir,
+            play,
+            outputs: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, what: &str, vars: serde_json::Value, extra: &[&str]) -> Out {
+        let d = &self.dir;
+        // Variables travel in a file (as from a vault), never on the command line.
+        let file = d.join(format!("{}.json", what.replace(' ', "-")));
+        std::fs::write(&file, vars.to_string()).expect("vars file");
+        let out = run(Command::new(&self.bin)
+            .args(["-c", "local", "-i", "localhost,"])
+            .arg(&self.play)
+            .arg("-e")
+            .arg(format!("@{}", file.display()))
+            .args(extra)
+            .env("ANSIBLE_ROLES_PATH", Path::new(REPO).join("ansible/roles"))
+            .env("ANSIBLE_HOME", d.join("ansible-home"))
+            .env("ANSIBLE_LOCAL_TEMP", d.join("ansible-tmp"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            // Short waits between the user group writes and read-backs.
+            .env("DT_GROUPS_SETTLE", "100ms"));
+        std::fs::remove_file(&file).expect("remove vars file");
+        self.outputs.push((what.to_string(), out.text.clone()));
+        out
+    }
+}
+
+#[test]
+fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
+    let w = World::new();
+    let Some(mut ansible) = Ansible::new(&w) else {
+        return;
+    };
+    let d = w.dir.path();
+    let config = d.join("ansible-config");
+    let binary = d.join("bin/oneagent-bootstrap");
+    let wrong_token_file = d.join("wrong-token");
+    std::fs::write(&wrong_token_file, WRONG_TOKEN).expect("wrong token");
     let vars = |token_file: &Path, hostname: &str, ensure: &str| {
         serde_json::json!({
             "oneagent_bootstrap_ensure": ensure,
@@ -472,6 +532,7 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
             "oneagent_bootstrap_tenant_template": TEMPLATE,
             "oneagent_bootstrap_hostname_pattern": PATTERN,
             "oneagent_bootstrap_extra_facts": {"hostname": hostname},
+            "oneagent_bootstrap_tenant_groups": [OPERATORS],
             "oneagent_bootstrap_install_path": w.install,
             "oneagent_bootstrap_state_dir": w.state,
             "oneagent_bootstrap_config_dir": config,
@@ -481,26 +542,8 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
             "oneagent_bootstrap_binary_path": binary,
         })
     };
-    let mut outputs = Vec::new();
-    let mut play_run = |what: &str, vars: serde_json::Value, extra: &[&str]| -> Out {
-        // Variables travel in a file (as from a vault), never on the command line.
-        let file = d.join(format!("{}.json", what.replace(' ', "-")));
-        std::fs::write(&file, vars.to_string()).expect("vars file");
-        let out = run(Command::new(&playbook)
-            .args(["-c", "local", "-i", "localhost,"])
-            .arg(&play)
-            .arg("-e")
-            .arg(format!("@{}", file.display()))
-            .args(extra)
-            .env("ANSIBLE_ROLES_PATH", Path::new(REPO).join("ansible/roles"))
-            .env("ANSIBLE_HOME", d.join("ansible-home"))
-            .env("ANSIBLE_LOCAL_TEMP", d.join("ansible-tmp"))
-            .env("ANSIBLE_NOCOLOR", "1")
-            .env("ANSIBLE_RETRY_FILES_ENABLED", "0"));
-        std::fs::remove_file(&file).expect("remove vars file");
-        outputs.push((what.to_string(), out.text.clone()));
-        out
-    };
+    let mut play_run =
+        |what: &str, vars: serde_json::Value, extra: &[&str]| ansible.run(what, vars, extra);
     let good = || vars(&w.cluster_token_file, "abc-p1-web01", "present");
 
     let check = play_run("check on a fresh host", good(), &["--check", "--diff"]);
@@ -530,6 +573,7 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
     );
     assert!(w.installed(), "OneAgent installed:\n{}", first.text);
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+    assert_operators_group(&w);
     assert_eq!(
         w.oneagentctl(&["--get-proxy"]),
         proxy_url(),
@@ -604,7 +648,7 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
     assert_no_secret(
         &w,
         "ansible-playbook",
-        &outputs,
+        &ansible.outputs,
         &[&d.join("ansible-home"), &w.state],
     );
 }
@@ -669,4 +713,98 @@ fn ansible_role_passes_ansible_lint() {
         .env("ANSIBLE_HOME", home.path())
         .env("XDG_CACHE_HOME", home.path()));
     assert_eq!(out.code, 0, "ansible-lint:\n{}", out.text);
+}
+
+#[test]
+fn ansible_controller_provisioning_keeps_the_cluster_token_off_the_host() {
+    let w = World::new();
+    let Some(mut ansible) = Ansible::new(&w) else {
+        return;
+    };
+    let d = w.dir.path();
+    let config = d.join("ansible-config");
+    let binary = d.join("bin/oneagent-bootstrap");
+    std::fs::create_dir_all(d.join("bin")).expect("bin dir");
+    let (node_binary, log) = recording_binary(d);
+    let vars = |hostname: &str| {
+        serde_json::json!({
+            "oneagent_bootstrap_provisioning": "controller",
+            "oneagent_bootstrap_controller_binary_path": BIN,
+            "oneagent_bootstrap_cluster_url": w.sim.url(),
+            "oneagent_bootstrap_cluster_token": w.sim.cluster_token(),
+            "oneagent_bootstrap_tenant_template": TEMPLATE,
+            "oneagent_bootstrap_hostname_pattern": PATTERN,
+            "oneagent_bootstrap_tenant_groups": ["{customer}-viewers:VIEWER"],
+            "oneagent_bootstrap_tenant_group_ldap":
+                {"{customer}-viewers": "CN={customer}-viewers,OU=groups"},
+            "oneagent_bootstrap_extra_facts": {"hostname": hostname},
+            "oneagent_bootstrap_install_path": w.install,
+            "oneagent_bootstrap_state_dir": w.state,
+            "oneagent_bootstrap_config_dir": config,
+            "oneagent_bootstrap_installer_ca_file": w.ca,
+            "oneagent_bootstrap_proxy": proxy_url(),
+            "oneagent_bootstrap_binary_src": node_binary,
+            "oneagent_bootstrap_binary_path": binary,
+        })
+    };
+
+    let check = ansible.run("controller check", vars("abc-p1-web01"), &["--check"]);
+    assert_eq!(check.code, 0, "{}", check.text);
+    assert!(recap_changed(&check.text) >= Some(1), "{}", check.text);
+    assert!(!w.installed(), "--check installs nothing");
+    assert_eq!(
+        w.requests(),
+        Vec::<String>::new(),
+        "--check provisions nothing"
+    );
+
+    let first = ansible.run("controller first run", vars("abc-p1-web01"), &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    assert!(recap_changed(&first.text) >= Some(1), "{}", first.text);
+    assert!(w.installed(), "OneAgent installed:\n{}", first.text);
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+    assert!(
+        first.text.contains("result tenant=abc-p1 exit=2"),
+        "{}",
+        first.text
+    );
+    let viewers = w.group("abc-viewers");
+    assert_eq!(
+        viewers["accessRight"],
+        serde_json::json!({"VIEWER": ["abc-p1"]}),
+        "the controller created the tenant's group"
+    );
+    assert_eq!(
+        viewers["ldapGroupNames"],
+        serde_json::json!(["CN=abc-viewers,OU=groups"])
+    );
+    let requests = w.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("DELETE ") && r.contains("/apiTokens/")),
+        "the controller revoked the handed-out token: {requests:?}"
+    );
+    assert!(
+        !config.join("api-token").exists() && !config.join("cluster-token").exists(),
+        "no token file is left on the host"
+    );
+    assert_node_never_had_cluster_token(&w, &log, &config);
+
+    w.sim.clear_requests();
+    let second = ansible.run("controller second run", vars("abc-p1-web01"), &[]);
+    assert_eq!(second.code, 0, "{}", second.text);
+    assert_eq!(recap_changed(&second.text), Some(0), "{}", second.text);
+    assert_eq!(
+        w.requests(),
+        Vec::<String>::new(),
+        "converged: no provision, no request"
+    );
+
+    assert_no_secret(
+        &w,
+        "ansible-playbook",
+        &ansible.outputs,
+        &[&d.join("ansible-home"), &w.state, &config],
+    );
 }
