@@ -214,8 +214,7 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
         return;
     };
     let d = w.dir.path();
-    let wrong_token_file = d.join("wrong-token");
-    std::fs::write(&wrong_token_file, WRONG_TOKEN).expect("wrong token");
+    let wrong_token_file = wrong_token_file(&w);
     let vardir = puppet.vardir.clone();
     let puppet_bin = puppet.bin.clone();
     let config = d.join("puppet-config");
@@ -303,6 +302,15 @@ fn puppet_module_converges_reports_failures_and_keeps_tokens_secret() {
     assert_no_secret(&w, "puppet apply", &puppet.outputs, &[&vardir, &w.state]);
 }
 
+/// A 0600 file holding WRONG_TOKEN (the binary refuses a token file others can read).
+fn wrong_token_file(w: &World) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let file = w.dir.path().join("wrong-token");
+    std::fs::write(&file, WRONG_TOKEN).expect("wrong token");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    file
+}
+
 /// A stand-in for the node's binary that records, for every run, its arguments and the
 /// environment it was started with (/proc/self/environ of the shell), then runs the real one.
 fn recording_binary(dir: &Path) -> (PathBuf, PathBuf) {
@@ -345,7 +353,12 @@ fn assert_node_never_had_cluster_token(w: &World, log: &Path, config: &Path) {
     }
 }
 
-fn puppet_server_manifest(w: &World, node_binary: &Path, hostname: &str) -> String {
+fn puppet_server_manifest(
+    w: &World,
+    token_file: &Path,
+    node_binary: &Path,
+    hostname: &str,
+) -> String {
     let d = w.dir.path().display();
     format!(
         r#"class {{ 'oneagent_bootstrap':
@@ -368,7 +381,7 @@ fn puppet_server_manifest(w: &World, node_binary: &Path, hostname: &str) -> Stri
 }}
 "#,
         url = w.sim.url(),
-        token = w.cluster_token_file.display(),
+        token = token_file.display(),
         install = w.install.display(),
         state = w.state.display(),
         ca = w.ca.display(),
@@ -385,7 +398,7 @@ fn puppet_server_provisioning_keeps_the_cluster_token_off_the_node() {
     };
     let (node_binary, log) = recording_binary(w.dir.path());
     let config = w.dir.path().join("puppet-config");
-    let manifest = puppet_server_manifest(&w, &node_binary, "abc-p1-web01");
+    let manifest = puppet_server_manifest(&w, &w.cluster_token_file, &node_binary, "abc-p1-web01");
 
     let first = puppet.apply("server first run", &manifest);
     assert_eq!(first.code, 2, "first run changes the host:\n{}", first.text);
@@ -421,11 +434,23 @@ fn puppet_server_provisioning_keeps_the_cluster_token_off_the_node() {
     );
 
     // The node moves to another tenant: its fact no longer matches, so the server provisions.
-    let moved = puppet_server_manifest(&w, &node_binary, "abc-p2-web01");
+    let moved = puppet_server_manifest(&w, &w.cluster_token_file, &node_binary, "abc-p2-web01");
     let repoint = puppet.apply("server repoint", &moved);
     assert_eq!(repoint.code, 2, "{}", repoint.text);
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p2");
     assert_node_never_had_cluster_token(&w, &log, &config);
+
+    // provision fails on the server: the compilation fails with its one-line error.
+    let wrong = puppet_server_manifest(&w, &wrong_token_file(&w), &node_binary, "xyz-p3-web01");
+    let failed = puppet.apply("server wrong token", &wrong);
+    assert_ne!(failed.code, 0, "{}", failed.text);
+    assert!(
+        failed.text.contains(
+            "oneagent_bootstrap: provision for node xyz-p3-web01 on the Puppet server exited 4"
+        ) && failed.text.contains("401"),
+        "provision's error is in Puppet's output:\n{}",
+        failed.text
+    );
 
     let vardir = puppet.vardir.clone();
     assert_no_secret(
@@ -504,6 +529,7 @@ impl Ansible {
             .env("ANSIBLE_LOCAL_TEMP", d.join("ansible-tmp"))
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env("ANSIBLE_PIPELINING", "1")
             // Short waits between the user group writes and read-backs.
             .env("DT_GROUPS_SETTLE", "100ms"));
         std::fs::remove_file(&file).expect("remove vars file");
@@ -521,8 +547,7 @@ fn ansible_role_checks_converges_reports_failures_and_keeps_tokens_secret() {
     let d = w.dir.path();
     let config = d.join("ansible-config");
     let binary = d.join("bin/oneagent-bootstrap");
-    let wrong_token_file = d.join("wrong-token");
-    std::fs::write(&wrong_token_file, WRONG_TOKEN).expect("wrong token");
+    let wrong_token_file = wrong_token_file(&w);
     let vars = |token_file: &Path, hostname: &str, ensure: &str| {
         serde_json::json!({
             "oneagent_bootstrap_ensure": ensure,
@@ -726,12 +751,12 @@ fn ansible_controller_provisioning_keeps_the_cluster_token_off_the_host() {
     let binary = d.join("bin/oneagent-bootstrap");
     std::fs::create_dir_all(d.join("bin")).expect("bin dir");
     let (node_binary, log) = recording_binary(d);
-    let vars = |hostname: &str| {
+    let vars_with = |token: &str, hostname: &str| {
         serde_json::json!({
             "oneagent_bootstrap_provisioning": "controller",
             "oneagent_bootstrap_controller_binary_path": BIN,
             "oneagent_bootstrap_cluster_url": w.sim.url(),
-            "oneagent_bootstrap_cluster_token": w.sim.cluster_token(),
+            "oneagent_bootstrap_cluster_token": token,
             "oneagent_bootstrap_tenant_template": TEMPLATE,
             "oneagent_bootstrap_hostname_pattern": PATTERN,
             "oneagent_bootstrap_tenant_groups": ["{customer}-viewers:VIEWER"],
@@ -747,6 +772,7 @@ fn ansible_controller_provisioning_keeps_the_cluster_token_off_the_host() {
             "oneagent_bootstrap_binary_path": binary,
         })
     };
+    let vars = |hostname: &str| vars_with(&w.sim.cluster_token(), hostname);
 
     let check = ansible.run("controller check", vars("abc-p1-web01"), &["--check"]);
     assert_eq!(check.code, 0, "{}", check.text);
@@ -799,6 +825,20 @@ fn ansible_controller_provisioning_keeps_the_cluster_token_off_the_host() {
         w.requests(),
         Vec::<String>::new(),
         "converged: no provision, no request"
+    );
+
+    let failed = ansible.run(
+        "controller wrong token",
+        vars_with(WRONG_TOKEN, "xyz-p3-web01"),
+        &[],
+    );
+    assert_ne!(failed.code, 0, "{}", failed.text);
+    assert!(
+        failed.text.contains(
+            "oneagent-bootstrap provision on the controller exited 4: looking up tenant 'xyz-p3'"
+        ) && failed.text.contains("401"),
+        "provision's error fails the play:\n{}",
+        failed.text
     );
 
     assert_no_secret(
