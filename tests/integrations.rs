@@ -446,7 +446,7 @@ fn puppet_server_provisioning_keeps_the_cluster_token_off_the_node() {
     assert_ne!(failed.code, 0, "{}", failed.text);
     assert!(
         failed.text.contains(
-            "oneagent_bootstrap: provision for node xyz-p3-web01 on the Puppet server exited 4"
+            "provision for node xyz-p3-web01 on the Puppet server exited 4: looking up tenant 'xyz-p3'"
         ) && failed.text.contains("401"),
         "provision's error is in Puppet's output:\n{}",
         failed.text

@@ -90,7 +90,6 @@ class oneagent_bootstrap (
       oneagent_bootstrap: provisioning => 'server' takes the cluster token from \
       server_cluster_token_file (a file on the Puppet server), not cluster_token or api_token
       | MSG
-
   }
 
   if $package_name {

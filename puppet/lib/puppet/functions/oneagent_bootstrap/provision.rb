@@ -58,7 +58,7 @@ Puppet::Functions.create_function(:'oneagent_bootstrap::provision') do
     end
     return result if [0, 2].include?(st.exitstatus) && result.is_a?(Hash) && !result['error']
 
-    message = result['error'] || stderr.lines.last.to_s.strip
+    message = (result['error'] || stderr.lines.last.to_s.strip).sub(/\Aerror: /, '')
     raise Puppet::Error, "oneagent_bootstrap: #{args.first} for node #{host} on the Puppet server " \
                          "exited #{st.exitstatus}: #{message}"
   rescue SystemCallError => e
