@@ -521,3 +521,32 @@ fn bad_group_input_is_exit_3_before_any_request() {
     }
     assert!(!out.exists());
 }
+
+/// A tenant created without its groups gets no token: the controller reruns with
+/// --reconcile-groups (the tenant exists then), and only that run hands one out.
+#[test]
+fn a_group_failure_mints_no_token_and_reconcile_finishes() {
+    let w = World::new();
+    let tokens = w.admin("/__dtsim/tokens");
+    w.fault(
+        "POST",
+        "/api/v1.0/onpremise/groups",
+        dtsim::Fault::Status { status: 403 },
+    );
+    let out = controller_dir(&w).join("t");
+    with_groups(w.cmd("provision"))
+        .args(&["--output", out.to_str().unwrap()])
+        .run()
+        .code(4)
+        .stderr_has("tenant abc-p1 was created but its user groups may be incomplete");
+    assert!(!out.exists());
+    assert_eq!(w.admin("/__dtsim/tokens"), tokens);
+    w.sim.clear_faults();
+    let (fixed, code) = provision_groups(&w, "abc-p1-web01", &["--reconcile-groups"]);
+    assert_eq!(
+        (code, fixed["created"].clone()),
+        (2, json!(false)),
+        "{fixed}"
+    );
+    assert_eq!(group_kinds(&fixed), ["create-group", "create-group"]);
+}
