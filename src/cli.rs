@@ -142,7 +142,8 @@ pub enum Cmd {
     /// The whole flow against an embedded simulator in a temporary root
     Demo,
     /// On the Puppet server or Ansible controller: ensure the target host's tenant (from its
-    /// facts) with the cluster token, and hand out a 15-minute InstallerDownload token for it
+    /// facts) and its --tenant-group groups with the cluster token, and hand out a 15-minute
+    /// InstallerDownload token for it
     Provision(ProvisionArgs),
 }
 
@@ -157,7 +158,8 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "ID_OR_NAME", conflicts_with_all = ["output", "dry_run"])]
     pub revoke: Option<String>,
 
-    /// Only say whether the tenant exists and what would be done; create and mint nothing
+    /// Only say whether the tenant exists and what would be done to it and its user groups
+    /// (reads only); create and mint nothing
     #[arg(long)]
     pub dry_run: bool,
 }

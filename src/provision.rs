@@ -138,7 +138,7 @@ fn dry_run(c: &Client, at: &Cluster, host: &str, json: bool, out: Reporter) -> R
     })
 }
 
-/// Where the target's tenant lives and the credential that manages it.
+/// Where the target's tenant lives, the credential that manages it and the groups it gets.
 struct Cluster<'a> {
     url: &'a str,
     token: &'a Secret,

@@ -6,7 +6,7 @@ mod harness;
 use std::path::{Path, PathBuf};
 
 use harness::{find_token, write_private, World};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const CREATE: [&str; 4] = [
     "GET /api/cluster/v2/environments/abc-p1",
@@ -355,4 +355,198 @@ fn an_undeliverable_token_is_revoked() {
     assert_eq!(minted[0]["alive"], false, "{}", run.dump());
     no_token_in(&run.stdout, "stdout");
     no_token_in(&run.stderr, "stderr");
+}
+
+// ---- user groups: provision ensures the tenant and its groups (issues 16 and 10) ----
+
+const OPERATORS: &str = "{customer}-{stage}-operators:VIEWER,MANAGE_SETTINGS,AGENT_INSTALL";
+const VIEWERS: &str = "{customer}-viewers:VIEWER";
+
+fn with_groups(r: harness::Run<'_>) -> harness::Run<'_> {
+    r.args(&["--tenant-group", OPERATORS, "--tenant-group", VIEWERS])
+        .args(&["--groups-settle", "100ms"])
+}
+
+fn group_kinds(result: &Value) -> Vec<String> {
+    result["groupActions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no groupActions in {result}"))
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Provisions `host` into a new token file; the JSON result.
+fn provision_groups(w: &World, host: &str, extra: &[&str]) -> (Value, i32) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = controller_dir(w).join(format!("{host}-{n}.token"));
+    let run = with_groups(w.cmd("provision").host(host))
+        .args(&["--json", "--output", out.to_str().unwrap()])
+        .args(extra)
+        .run();
+    let cluster = w.sim.cluster_token();
+    for text in [&run.stdout, &run.stderr] {
+        no_token_in(text, "provision output");
+        assert!(!text.contains(&cluster), "{}", run.dump());
+    }
+    (run.json(), run.code)
+}
+
+#[test]
+fn provision_creates_the_groups_and_a_second_tenant_shares_the_customer_group() {
+    let w = World::new();
+    w.environment("xyz-p1");
+    let other =
+        w.write_group(json!({"name": "xyz-ops", "accessRight": {"MANAGE_SETTINGS": ["xyz-p1"]}}));
+
+    let (first, code) = provision_groups(
+        &w,
+        "abc-p1-web01",
+        &[
+            "--tenant-group-ldap",
+            "{customer}-viewers=CN={customer}-viewers",
+        ],
+    );
+    assert_eq!(code, 2, "{first}");
+    assert_eq!(first["created"], true);
+    assert_eq!(group_kinds(&first), ["create-group", "create-group"]);
+    assert_eq!(
+        w.group("abc-p-operators")["accessRight"],
+        json!({"VIEWER": ["abc-p1"], "MANAGE_SETTINGS": ["abc-p1"], "AGENT_INSTALL": ["abc-p1"]})
+    );
+    let viewers = w.group("abc-viewers");
+    assert_eq!(viewers["accessRight"], json!({"VIEWER": ["abc-p1"]}));
+    assert_eq!(viewers["ldapGroupNames"], json!(["CN=abc-viewers"]));
+
+    let (second, code) = provision_groups(&w, "abc-p2-web01", &[]);
+    assert_eq!(code, 2, "{second}");
+    assert_eq!(second["tenant"], "abc-p2");
+    assert_eq!(group_kinds(&second), ["update-group", "update-group"]);
+    assert_eq!(
+        w.group("abc-viewers")["accessRight"],
+        json!({"VIEWER": ["abc-p1", "abc-p2"]})
+    );
+    assert_eq!(
+        w.group("abc-p-operators")["accessRight"]["AGENT_INSTALL"],
+        json!(["abc-p1", "abc-p2"])
+    );
+    assert_eq!(w.group("xyz-ops"), other);
+
+    // The tenant exists: its groups are left alone (no group request) unless asked.
+    w.sim.clear_requests();
+    let (again, code) = provision_groups(&w, "abc-p1-web02", &[]);
+    assert_eq!((code, group_kinds(&again).len()), (0, 0), "{again}");
+    assert!(
+        w.requests().iter().all(|r| !r.contains("/groups")),
+        "{:?}",
+        w.requests()
+    );
+    // An operator took a right away; --reconcile-groups gives it back.
+    let mut ops = w.group("abc-p-operators");
+    ops["accessRight"]["AGENT_INSTALL"] = json!(["abc-p2"]);
+    w.write_group(ops);
+    let (fixed, code) = provision_groups(&w, "abc-p1-web02", &["--reconcile-groups"]);
+    assert_eq!(code, 2, "{fixed}");
+    assert_eq!(group_kinds(&fixed), ["update-group"]);
+    assert_eq!(
+        w.group("abc-p-operators")["accessRight"]["AGENT_INSTALL"],
+        json!(["abc-p2", "abc-p1"])
+    );
+}
+
+#[test]
+fn provision_dry_run_previews_the_group_actions_with_reads_only() {
+    let w = World::new();
+    let tokens = w.admin("/__dtsim/tokens");
+    let dry = with_groups(w.cmd("provision"))
+        .args(&["--dry-run", "--json"])
+        .run();
+    dry.code(2)
+        .stderr_has("would create user group 'abc-viewers'");
+    let result = dry.json();
+    assert_eq!(result["exists"], false);
+    assert_eq!(group_kinds(&result), ["create-group", "create-group"]);
+    let reads = w.requests();
+    assert!(
+        !reads.is_empty() && reads.iter().all(|r| r.starts_with("GET ")),
+        "{reads:?}"
+    );
+    assert!(w.groups().is_empty());
+    assert_eq!(w.admin("/__dtsim/tokens"), tokens);
+
+    let (_, code) = provision_groups(&w, "abc-p1-web01", &[]);
+    assert_eq!(code, 2);
+    w.sim.clear_requests();
+    let text = with_groups(w.cmd("provision")).arg("--dry-run").run();
+    text.code(0)
+        .stdout_has("tenant abc-p1 exists; 0 user group change(s)")
+        .requests(&["GET /api/cluster/v2/environments/abc-p1"]);
+    let mut viewers = w.group("abc-viewers");
+    viewers["accessRight"] = json!({});
+    w.write_group(viewers);
+    w.sim.clear_requests();
+    let reconcile = with_groups(w.cmd("provision"))
+        .args(&["--dry-run", "--json", "--reconcile-groups"])
+        .run();
+    reconcile.code(2);
+    assert_eq!(group_kinds(&reconcile.json()), ["update-group"]);
+    assert!(w.requests().iter().all(|r| r.starts_with("GET ")));
+    assert_eq!(w.group("abc-viewers")["accessRight"], json!({}));
+}
+
+#[test]
+fn bad_group_input_is_exit_3_before_any_request() {
+    let w = World::new();
+    let out = controller_dir(&w).join("t");
+    for bad in [
+        &["--tenant-group", "{customer}-viewers:VIEWER,VIEWR"][..],
+        &["--tenant-group", "{region}-viewers:VIEWER"],
+        &[
+            "--tenant-group",
+            VIEWERS,
+            "--tenant-group-sso",
+            "nobody=sso-x",
+        ],
+        &["--reconcile-groups"],
+    ] {
+        for mode in [&["--output", out.to_str().unwrap()][..], &["--dry-run"]] {
+            w.cmd("provision")
+                .args(bad)
+                .args(mode)
+                .run()
+                .code(3)
+                .requests(&[]);
+        }
+    }
+    assert!(!out.exists());
+}
+
+/// A tenant created without its groups gets no token: the controller reruns with
+/// --reconcile-groups (the tenant exists then), and only that run hands one out.
+#[test]
+fn a_group_failure_mints_no_token_and_reconcile_finishes() {
+    let w = World::new();
+    let tokens = w.admin("/__dtsim/tokens");
+    w.fault(
+        "POST",
+        "/api/v1.0/onpremise/groups",
+        dtsim::Fault::Status { status: 403 },
+    );
+    let out = controller_dir(&w).join("t");
+    with_groups(w.cmd("provision"))
+        .args(&["--output", out.to_str().unwrap()])
+        .run()
+        .code(4)
+        .stderr_has("tenant abc-p1 was created but its user groups may be incomplete");
+    assert!(!out.exists());
+    assert_eq!(w.admin("/__dtsim/tokens"), tokens);
+    w.sim.clear_faults();
+    let (fixed, code) = provision_groups(&w, "abc-p1-web01", &["--reconcile-groups"]);
+    assert_eq!(
+        (code, fixed["created"].clone()),
+        (2, json!(false)),
+        "{fixed}"
+    );
+    assert_eq!(group_kinds(&fixed), ["create-group", "create-group"]);
 }

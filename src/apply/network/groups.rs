@@ -12,7 +12,7 @@ use crate::tenant_access::{self, Access, Groups};
 
 impl<'c> Network<'c> {
     /// The cluster with its token, which config.rs already required with --tenant-group.
-    pub(super) fn access(&self) -> Result<Access<'c>> {
+    fn access(&self) -> Result<Access<'c>> {
         let (url, token) = self
             .cfg
             .cluster_url
