@@ -1,33 +1,44 @@
 //! Executes the plan: the one pipeline behind `check` (which stops before acting) and `apply`.
 //!
 //! lock -> facts -> tenant id -> observe -> plan (asking Dynatrace only when the plan needs
-//! remote facts) -> [check stops here] -> network phase (tenant, token, connection info,
-//! download; the minted token is revoked as soon as the download ends, on every path) ->
-//! verify -> install / oneagentctl / uninstall -> observe again and confirm the plan is now
-//! empty -> status.json. Status is written at each stage; temp files go with their TempDir.
-//! A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase, after the
-//! download and before each local step; it fails the run through this same error path.
+//! remote facts that version_check does not remember) -> [check stops here] -> network phase,
+//! only for a download or a re-point (tenant, token, connection info, download; the minted
+//! token is revoked as soon as the download ends, on every path; `--installer-file` is copied
+//! instead) -> verify -> install / oneagentctl / uninstall -> observe again and confirm the
+//! plan is now empty -> status.json. Status is written at each stage; temp files go with their
+//! TempDir. A SIGINT/SIGTERM (signals.rs) is checked after the lock, before the network phase,
+//! after the download and before each local step; it fails the run through this same error
+//! path, and so does a panic (crash.rs), with the lock still held while `Failed` is written.
+//!
+//! First of all, the state dir must be one no other user controls (fsafe.rs); `apply` creates
+//! it, `check` never does: it writes nothing anywhere (no state dir, lock file, tenant,
+//! setting, remembered version) and reads a target version only through a short-lived token it
+//! revokes.
 
 mod network;
 
 use std::cell::OnceCell;
-use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use crate::config::Config;
+use crate::crash;
+use crate::download;
 use crate::error::{failure, kind_of, one_line, Kind, ResultExt};
-use crate::facts::{self, Facts};
+use crate::facts;
+use crate::fsafe;
+use crate::groups;
 use crate::host::{self, Observed, Wanted};
 use crate::http::Client;
-use crate::install;
-use crate::lock;
+use crate::install::{self, InstallLog, StepEnv};
+use crate::lock::{self, Lock};
 use crate::plan::{self, Action, Desired, Ensure, Plan, Remote};
-use crate::report::{self, ActionReport, Reporter, State, Status};
+use crate::report::{self, ActionReport, Recorded, Reporter, State, Status};
 use crate::signals;
 use crate::tenant::{self, Tenant};
 use crate::verify;
+use crate::version_check;
 
 pub use network::client as http_client;
 
@@ -44,6 +55,8 @@ pub enum Mode {
 /// What a run did; filled as far as it got, also when it failed.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// Without an error: the plan had actions (check: would have). With one: a step did change
+    /// the host before the failure (it looks different from before the run).
     pub changed: bool,
     pub tenant: Option<String>,
     pub actions: Vec<ActionReport>,
@@ -64,53 +77,24 @@ pub fn run(cfg: &Config, mode: Mode, out: Reporter) -> Outcome {
         mode,
         out,
         client: &client,
-        locked: false,
+        state_dir: None,
+        lock: None,
         previous: None,
+        before: None,
+        local_started: false,
     };
-    if let Err(e) = run.pipeline(&mut o) {
-        if run.locked && mode == Mode::Apply {
-            run.write_failed(&o, &e);
+    if let Err(e) = crash::catch("running the pipeline", || run.pipeline(&mut o)) {
+        o.changed = false;
+        if run.lock.is_some() && mode == Mode::Apply {
+            let now = run.observe_after_failure();
+            o.changed = run.local_started && run.host_changed(&now);
+            run.write_failed(&o, &e, now);
         }
         o.error = Some(e);
     }
+    drop(run.lock.take());
     o.requests = client.get().map_or(0, Client::requests);
     o
-}
-
-/// Facts of this host plus the configured sources.
-pub fn gather_facts(cfg: &Config) -> Result<Facts> {
-    let text = cfg
-        .facts_file
-        .as_deref()
-        .map(facts::read_facts_file)
-        .transpose()?;
-    let origin = cfg
-        .facts_file
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    facts::gather(
-        facts::host_facts(),
-        &facts::Sources {
-            facts_file: text.as_deref().map(|t| (origin.as_str(), t)),
-            flags: &cfg.facts,
-            hostname_pattern: cfg.hostname_pattern.as_ref(),
-        },
-    )
-}
-
-/// Creates the state directory (0700: it holds the install log and downloads).
-pub fn ensure_state_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .kind(Kind::Config, || {
-            format!(
-                "could not create the state directory {}; set --state-dir to a writable place",
-                dir.display()
-            )
-        })
 }
 
 struct Run<'a> {
@@ -118,9 +102,15 @@ struct Run<'a> {
     mode: Mode,
     out: Reporter,
     client: &'a OnceCell<Client>,
-    /// We hold the lock, so status.json is ours to write.
-    locked: bool,
+    /// The canonical state dir, once checked (`None`: check found none).
+    state_dir: Option<PathBuf>,
+    /// Held until the end, also while a failure (or a panic) is recorded in status.json.
+    lock: Option<Lock>,
     previous: Option<Status>,
+    /// The host as observed before acting, to tell whether a failed run changed it.
+    before: Option<Observed>,
+    /// A local step (installer, oneagentctl, uninstall.sh) was started.
+    local_started: bool,
 }
 
 impl<'a> Run<'a> {
@@ -132,31 +122,84 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    fn pipeline(&mut self, o: &mut Outcome) -> Result<()> {
-        let cfg = self.cfg;
-        ensure_state_dir(&cfg.state_dir)?;
-        let out = self.out;
-        let held = lock::acquire(&cfg.state_dir.join("lock"), cfg.lock_timeout, || {
-            out.step("waiting for another oneagent-bootstrap run to finish")
-        })?;
-        if !held.waited.is_zero() {
+    fn state_dir(&self) -> Result<&Path> {
+        self.state_dir
+            .as_deref()
+            .ok_or_else(|| failure(Kind::Internal, "the state directory was not checked"))
+    }
+
+    /// Before anything else: a state dir no other user controls (apply creates it, check only
+    /// looks), its lock (check never creates the file), stale downloads (apply) and the last
+    /// status.
+    fn take_state_dir(&mut self) -> Result<()> {
+        let (cfg, out) = (self.cfg, self.out);
+        const WHAT: &str = "the state directory";
+        let dir = match self.mode {
+            Mode::Apply => fsafe::create_trusted_dir(&cfg.state_dir, WHAT)?,
+            Mode::Check => match fsafe::trusted_dir(&cfg.state_dir, WHAT)? {
+                Some(dir) => dir,
+                None => {
+                    out.detail(format!(
+                        "no state directory {}: no run recorded",
+                        cfg.state_dir.display()
+                    ));
+                    return Ok(());
+                }
+            },
+        };
+        let lock_path = dir.join("lock");
+        let on_wait = || out.step("waiting for another oneagent-bootstrap run to finish");
+        let held = match self.mode {
+            Mode::Apply => Some(lock::acquire(&lock_path, cfg.lock_timeout, on_wait)?),
+            Mode::Check => lock::acquire_existing(&lock_path, cfg.lock_timeout, on_wait)?,
+        };
+        if let Some(waited) = held.as_ref().map(|h| h.waited).filter(|w| !w.is_zero()) {
             out.step(format!(
                 "got the lock after {}",
                 humantime::format_duration(std::time::Duration::from_millis(
-                    held.waited.as_millis() as u64
+                    waited.as_millis() as u64
                 ))
             ));
         }
-        self.locked = true;
-        remove_stale_downloads(&cfg.state_dir, self.out);
-        self.previous = report::read_status(&cfg.state_dir);
+        self.lock = held;
+        if self.mode == Mode::Apply {
+            remove_stale_downloads(&dir, out);
+        }
+        self.previous = match report::read_status(&dir) {
+            Recorded::Status(s) => Some(s),
+            Recorded::None => None,
+            Recorded::Corrupt(why) => {
+                if self.mode == Mode::Apply {
+                    out.warn(format!("{why}; this run replaces it"));
+                } else {
+                    out.warn(format!("{why}; the next apply replaces it"));
+                }
+                None
+            }
+        };
+        self.state_dir = Some(dir);
+        Ok(())
+    }
+
+    fn pipeline(&mut self, o: &mut Outcome) -> Result<()> {
+        let cfg = self.cfg;
+        self.take_state_dir()?;
         signals::check(Kind::Api, || {
             "after taking the lock; nothing was changed".into()
         })?;
 
-        let facts = gather_facts(cfg)?;
-        let tenant = tenant::resolve(&cfg.tenant, &facts)?;
+        let facts = facts::configured(
+            cfg.facts_file.as_deref(),
+            &cfg.facts,
+            cfg.hostname_pattern.as_ref(),
+        )?;
+        let mut tenant = tenant::resolve(&cfg.tenant, &facts)?;
         if tenant.is_none() && cfg.ensure == Ensure::Present {
+            tenant = self.previous_tenant();
+        }
+        // An installer file carries its tenant: without one configured, whatever it installs is
+        // right (the plan then leaves the tenant alone).
+        if tenant.is_none() && cfg.ensure == Ensure::Present && cfg.installer_file.is_none() {
             return Err(failure(
                 Kind::Config,
                 "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
@@ -167,6 +210,11 @@ impl<'a> Run<'a> {
                 .detail(format!("tenant {} from {}", t.id, t.derivation));
         }
         o.tenant = tenant.as_ref().map(|t| t.id.clone());
+        // Rendered now, so a template error is exit 3 before any request.
+        let wanted_groups = match &tenant {
+            Some(t) => groups::render(&cfg.groups, &facts, &t.id)?,
+            None => Vec::new(),
+        };
         let desired = Desired {
             ensure: cfg.ensure,
             tenant: o.tenant.clone(),
@@ -179,23 +227,50 @@ impl<'a> Run<'a> {
         let wanted = Wanted::managed(&cfg.settings);
         let observed = host::observe(&cfg.install_path, wanted, &self.secrets())?;
         self.out.detail(describe(&observed, observed.spawns));
+        self.before = Some(observed.clone());
         o.version = observed.version.clone();
 
-        let mut net = Network::new(cfg, tenant.as_ref(), self.out, self.client);
+        let machine = cfg
+            .arch
+            .as_deref()
+            .or(facts.get("arch"))
+            .unwrap_or_default();
+        let mut net = Network::new(cfg, tenant.as_ref(), machine, self.out, self.client)
+            .read_only(self.mode == Mode::Check)
+            .with_groups(&wanted_groups, self.mode == Mode::Apply);
         let mut remote = None;
         let mut plan = plan::plan(&desired, &observed, None);
         if plan.needs_remote {
             signals::check(Kind::Api, || {
                 "before asking Dynatrace for the target version; nothing was changed".into()
             })?;
-            self.out
-                .step("asking Dynatrace for the target version (--upgrade)");
-            let target = net.target_version()?;
-            self.out.step(format!("target version: {target}"));
-            remote = Some(Remote {
-                target_version: target,
-            });
-            plan = plan::plan(&desired, &observed, remote.as_ref());
+            if self.mode == Mode::Check {
+                self.out.step(
+                    "check changes nothing on the cluster: reading the target version takes at \
+                     most a short-lived download token, revoked at once",
+                );
+            }
+            let query = version_check::Query {
+                state_dir: self.state_dir.as_deref(),
+                tenant: tenant.as_ref().map(|t| t.id.as_str()).unwrap_or_default(),
+                arch: net.arch()?,
+                interval: cfg.version_check_interval,
+                seed: facts.get("fqdn").unwrap_or_default(),
+            };
+            let now = std::time::SystemTime::now();
+            // `check` changes nothing, not even this memory; it does use what apply remembered.
+            let remember = self.mode == Mode::Apply;
+            match version_check::target(&query, now, self.out, remember, || net.target_version()) {
+                Ok(target) => {
+                    remote = Some(Remote {
+                        target_version: target,
+                    });
+                    plan = plan::plan(&desired, &observed, remote.as_ref());
+                }
+                // Only check gets here (apply creates the tenant): the host must change.
+                Err(e) if network::is_tenant_missing(&e) => self.out.step(one_line(&e)),
+                Err(e) => return Err(e),
+            }
         }
         for note in &plan.notes {
             self.out.step(note);
@@ -212,8 +287,16 @@ impl<'a> Run<'a> {
 
         if plan.is_converged() {
             net.revoke();
+            if cfg.groups.reconcile {
+                self.groups(&mut net, o)?;
+            }
             if self.mode == Mode::Apply {
-                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, "converged")?;
+                let how = if o.changed {
+                    "user groups changed"
+                } else {
+                    "converged"
+                };
+                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, how)?;
             }
             return Ok(());
         }
@@ -223,29 +306,52 @@ impl<'a> Run<'a> {
             for a in &plan.actions {
                 self.out.step(format!("would {a}"));
             }
-            return Ok(());
+            return self.groups(&mut net, o);
         }
 
-        self.execute(&plan, &mut net, o, tenant.as_ref())?;
+        let mut log = InstallLog::new(self.state_dir()?.join("last-install.log"));
+        let executed = self.execute(&plan, &mut net, o, tenant.as_ref(), &mut log);
+        o.actions.extend(net.take_group_steps());
+        executed?;
+        if cfg.groups.reconcile {
+            // The plan needed no tenant (a settings change only): the groups are still due.
+            self.groups(&mut net, o)?;
+        }
         drop(net);
 
         let after = host::observe(&cfg.install_path, wanted, &self.secrets())?;
         o.version = after.version.clone();
-        confirm(&desired, &after, remote.as_ref(), o, &cfg.state_dir)?;
+        confirm(&desired, &after, remote.as_ref(), o, log.path())?;
         let upgrade_after = upgrade_available(remote.as_ref(), &after);
         self.write_status(&after, tenant.as_ref(), upgrade_after, o, "changed")
+    }
+
+    /// The tenant of the last run, for local work configured without a tenant.
+    fn previous_tenant(&self) -> Option<Tenant> {
+        let id = self.previous.as_ref()?.tenant.clone()?;
+        Some(Tenant {
+            name: id.clone(),
+            id,
+            tags: Vec::new(),
+            derivation: format!(
+                "the last run ({})",
+                report::status_path(&self.cfg.state_dir).display()
+            ),
+        })
     }
 
     /// Network phase first (so the minted token dies before anything local happens), then the
     /// local changes in plan order.
     fn execute(
-        &self,
+        &mut self,
         plan: &Plan,
         net: &mut Network,
         o: &mut Outcome,
         tenant: Option<&Tenant>,
+        log: &mut InstallLog,
     ) -> Result<()> {
         let cfg = self.cfg;
+        let state_dir = self.state_dir()?;
         signals::check(Kind::Api, || {
             "before the download and the changes; nothing was changed".into()
         })?;
@@ -260,8 +366,15 @@ impl<'a> Run<'a> {
             .any(|a| matches!(a, Action::Repoint { .. }));
 
         // Settings first (no request), then the signature trust before any token exists: a
-        // missing URL or token, or a bad CA file, fails before anything is created.
-        net.preflight()?;
+        // missing URL or token, or a bad CA file, fails before anything is created. Local
+        // work (settings, uninstall, an --installer-file install) needs neither.
+        let download = download_version.is_some() && cfg.installer_file.is_none();
+        if download {
+            net.arch()?;
+        }
+        if download || repoint {
+            net.preflight()?;
+        }
         let trust = match &download_version {
             Some(_) => Some(verify::load_trust(
                 cfg.installer_ca_file.as_deref(),
@@ -288,38 +401,28 @@ impl<'a> Run<'a> {
             let dir = tempfile::Builder::new()
                 .prefix(DOWNLOAD_PREFIX)
                 .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .tempdir_in(&cfg.state_dir)
+                .tempdir_in(state_dir)
                 .kind(Kind::Config, || {
                     format!(
                         "could not create a private directory in {}",
-                        cfg.state_dir.display()
+                        state_dir.display()
                     )
                 })?;
-            net.installer_token()?;
-            self.status_stage(
-                State::Downloading,
-                format!("downloading OneAgent {version}"),
-                tenant,
-            );
-            self.out.step(format!("downloading OneAgent {version}"));
             // The opt-out skips the signature digest too: no work for a check nobody reads.
             let mut sig = (!cfg.insecure_skip_signature).then(verify::SignatureCheck::new);
-            let progress = !self.out.quiet && !cfg.json;
-            let downloaded = match sig.as_mut() {
-                Some(check) => net.download(version, dir.path(), check, progress),
-                None => net.download(version, dir.path(), &mut (), progress),
+            let downloaded = match &cfg.installer_file {
+                Some(file) => {
+                    self.out.step(format!(
+                        "using the installer file {} (--installer-file; no download)",
+                        file.display()
+                    ));
+                    match sig.as_mut() {
+                        Some(check) => download::copy_installer(file, dir.path(), check),
+                        None => download::copy_installer(file, dir.path(), &mut ()),
+                    }?
+                }
+                None => self.download(net, version, dir.path(), sig.as_mut(), tenant)?,
             };
-            // The token's only job is done: revoke it now, whatever the download's result.
-            net.revoke();
-            // Whatever the download's own error, a stopped run says why it stopped.
-            signals::check(Kind::Api, || {
-                format!("while downloading OneAgent {version}; nothing was installed")
-            })?;
-            let downloaded = downloaded?;
-            self.out.step(format!(
-                "downloaded {} bytes, sha256 {}",
-                downloaded.bytes, downloaded.sha256
-            ));
             o.sha256 = Some(downloaded.sha256.clone());
             let verified = verify::check_download(&downloaded, sig, cfg.sha256.as_deref(), trust)?;
             o.installer_root = Some(if cfg.insecure_skip_signature {
@@ -329,13 +432,16 @@ impl<'a> Run<'a> {
                     .step(format!("verified installer signature ({})", verified.root));
                 verified.root.clone()
             });
-            installer = Some((dir, downloaded));
+            // From here on the installer is only read through this descriptor (see HeldFile).
+            let held =
+                fsafe::hold_verified(&downloaded.path, &downloaded.sha256, downloaded.bytes)?;
+            installer = Some((dir, held));
         }
         // A re-point without download minted a token for connectioninfo: it dies here too,
         // before anything local runs (a no-op when the download already revoked it).
         net.revoke();
 
-        let log = cfg.state_dir.join("last-install.log");
+        let lock_fd = self.lock.as_ref().map(Lock::raw_fd);
         for (i, action) in plan.actions.iter().enumerate() {
             // Exit 4 while nothing local has run yet, 6 once the host may be half-changed.
             if i == 0 {
@@ -350,10 +456,11 @@ impl<'a> Run<'a> {
                     format!(
                         "before the {} step, after earlier steps changed the host; see {}",
                         action.kind(),
-                        log.display()
+                        log.path().display()
                     )
                 })?;
             }
+            self.local_started = true;
             match action {
                 Action::Install { .. } | Action::Upgrade { .. } => {
                     let Some((_, d)) = &installer else {
@@ -362,9 +469,14 @@ impl<'a> Run<'a> {
                             "install planned but nothing downloaded",
                         ));
                     };
+                    // An upgrade keeps the settings, but says again who installed it.
+                    let metadata;
                     let settings: &[String] = match action {
                         Action::Install { args, .. } => args,
-                        _ => &[],
+                        _ => {
+                            metadata = plan::metadata_args(&cfg.settings);
+                            &metadata
+                        }
                     };
                     self.status_stage(
                         State::Installing,
@@ -372,14 +484,15 @@ impl<'a> Run<'a> {
                         tenant,
                     );
                     self.out.step(format!("running the installer ({action})"));
-                    install::run_installer(
-                        &d.path,
-                        &cfg.install_path,
-                        &cfg.installer_args,
-                        settings,
-                        cfg.installer_timeout,
-                        &log,
-                    )?;
+                    // Where root is about to write: no other user may control it.
+                    fsafe::trusted_dir(&cfg.install_path, "the install path")?;
+                    let env = StepEnv {
+                        install_path: &cfg.install_path,
+                        timeout: cfg.installer_timeout,
+                        log,
+                        lock_fd,
+                    };
+                    install::run_installer(d, &cfg.installer_args, settings, env)?;
                 }
                 Action::Repoint { tenant: id, args } => {
                     let Some(info) = &connection else {
@@ -401,23 +514,78 @@ impl<'a> Run<'a> {
                         .step(format!("re-pointing OneAgent to tenant {id}"));
                     let mut secrets = self.secrets();
                     secrets.push(info.tenant_token.expose());
-                    install::oneagentctl(&cfg.install_path, &all, &secrets)?;
+                    install::oneagentctl_step(&cfg.install_path, &all, &secrets, log)?;
                 }
                 Action::Reconfigure { args } => {
                     self.out.step(format!("oneagentctl {}", args.join(" ")));
                     let mut all = args.clone();
-                    all.push("--restart-service".into());
-                    install::oneagentctl(&cfg.install_path, &all, &self.secrets())?;
+                    if plan::needs_restart(args) {
+                        all.push("--restart-service".into());
+                    }
+                    install::oneagentctl_step(&cfg.install_path, &all, &self.secrets(), log)?;
                 }
                 Action::Uninstall => {
                     self.out.step("running uninstall.sh");
-                    install::run_uninstall(&cfg.install_path, cfg.installer_timeout, &log)?;
+                    install::run_uninstall(StepEnv {
+                        install_path: &cfg.install_path,
+                        timeout: cfg.installer_timeout,
+                        log,
+                        lock_fd,
+                    })?;
                 }
             }
         }
         // `installer` (the TempDir) is dropped here: the downloaded file and its directory go.
         drop(installer);
         Ok(())
+    }
+
+    /// The installer from Dynatrace, with the download token revoked as soon as it is done.
+    fn download(
+        &self,
+        net: &mut Network,
+        version: &str,
+        dir: &Path,
+        sig: Option<&mut verify::SignatureCheck>,
+        tenant: Option<&Tenant>,
+    ) -> Result<download::Downloaded> {
+        net.installer_token()?;
+        self.status_stage(
+            State::Downloading,
+            format!("downloading OneAgent {version}"),
+            tenant,
+        );
+        self.out.step(format!("downloading OneAgent {version}"));
+        let progress = !self.out.quiet && !self.cfg.json;
+        let downloaded = match sig {
+            Some(check) => net.download(version, dir, check, progress),
+            None => net.download(version, dir, &mut (), progress),
+        };
+        // The token's only job is done: revoke it now, whatever the download's result.
+        net.revoke();
+        // Whatever the download's own error, a stopped run says why it stopped.
+        signals::check(Kind::Api, || {
+            format!("while downloading OneAgent {version}; nothing was installed")
+        })?;
+        let downloaded = downloaded?;
+        self.out.step(format!(
+            "downloaded {} bytes, sha256 {}",
+            downloaded.bytes, downloaded.sha256
+        ));
+        Ok(downloaded)
+    }
+
+    /// User groups outside the network phase: `check` shows what would change, `apply` (with
+    /// --reconcile-groups) changes it; a change makes the run "changed".
+    fn groups(&self, net: &mut Network, o: &mut Outcome) -> Result<()> {
+        let done = match self.mode {
+            Mode::Check => net.preview_groups(),
+            Mode::Apply => net.converge_groups(),
+        };
+        let steps = net.take_group_steps();
+        o.changed |= !steps.is_empty();
+        o.actions.extend(steps);
+        done
     }
 
     /// Status for an intermediate stage; a failure to write it must not stop the install.
@@ -430,7 +598,7 @@ impl<'a> Run<'a> {
             s.installer_sha256 = p.installer_sha256.clone();
             s.installer_root = p.installer_root.clone();
         }
-        if let Err(e) = report::write_status(&self.cfg.state_dir, &s) {
+        if let Err(e) = self.state_dir().and_then(|d| report::write_status(d, &s)) {
             self.out.warn(one_line(&e));
         }
     }
@@ -475,12 +643,28 @@ impl<'a> Run<'a> {
             .installer_root
             .clone()
             .or_else(|| previous.and_then(|p| p.installer_root.clone()));
-        report::write_status(&self.cfg.state_dir, &s)
+        report::write_status(self.state_dir()?, &s)
     }
 
-    fn write_failed(&self, o: &Outcome, e: &anyhow::Error) {
-        let observed = host::observe(&self.cfg.install_path, Wanted::default(), &self.secrets())
-            .unwrap_or_default();
+    /// The host after a failure (nothing readable counts as not installed).
+    fn observe_after_failure(&self) -> Observed {
+        let wanted = Wanted::managed(&self.cfg.settings);
+        host::observe(&self.cfg.install_path, wanted, &self.secrets()).unwrap_or_default()
+    }
+
+    /// Whether the host looks different from before the run (what `--json` calls changed).
+    fn host_changed(&self, now: &Observed) -> bool {
+        let Some(before) = &self.before else {
+            return false;
+        };
+        let strip = |o: &Observed| Observed {
+            spawns: 0,
+            ..o.clone()
+        };
+        strip(before) != strip(now)
+    }
+
+    fn write_failed(&self, o: &Outcome, e: &anyhow::Error, observed: Observed) {
         let mut s = Status::new(
             State::Failed,
             format!("exit {}: {}", kind_of(e).exit_code(), one_line(e)),
@@ -490,7 +674,7 @@ impl<'a> Run<'a> {
         s.is_agent_installed = observed.installed;
         s.installer_sha256 = o.sha256.clone();
         s.installer_root = o.installer_root.clone();
-        if let Err(err) = report::write_status(&self.cfg.state_dir, &s) {
+        if let Err(err) = self.state_dir().and_then(|d| report::write_status(d, &s)) {
             self.out.warn(one_line(&err));
         }
     }
@@ -508,7 +692,7 @@ fn confirm(
     after: &Observed,
     remote: Option<&Remote>,
     o: &Outcome,
-    state_dir: &Path,
+    log: &Path,
 ) -> Result<()> {
     let left = plan::plan(desired, after, remote);
     if left.actions.is_empty() {
@@ -522,7 +706,7 @@ fn confirm(
             "after {}, the host still does not match the plan: it would still need to {}; see {}",
             done.join(", "),
             still.join("; "),
-            state_dir.join("last-install.log").display()
+            log.display()
         ),
     ))
 }
@@ -554,3 +738,6 @@ fn describe(o: &Observed, spawns: u32) -> String {
         o.tenant.as_deref().unwrap_or("?")
     )
 }
+
+#[cfg(test)]
+mod panic_tests;

@@ -40,7 +40,88 @@ pub fn parse() -> Result<Cli, clap::Error> {
         table.push_str(&format!("  {code}  {name:<13} {meaning}\n"));
     }
     let matches = Cli::command().after_help(table).try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.opts.split_env_lists(&matches);
+    Ok(cli)
+}
+
+/// The list options whose environment variable holds several comma-separated values.
+const ENV_LISTS: [&str; 5] = [
+    "tenant_tag",
+    "fact",
+    "host_tag",
+    "host_property",
+    "deployment_metadata",
+];
+
+impl Options {
+    /// A flag's value is never split (`--host-tag team=a,b` is one tag; repeat the flag for
+    /// several). Only the environment forms (`DT_HOST_TAGS=a,b`) hold several values, split on
+    /// commas; `\,` is a literal comma.
+    pub fn split_env_lists(&mut self, m: &clap::ArgMatches) {
+        for id in ENV_LISTS {
+            if m.value_source(id) != Some(clap::parser::ValueSource::EnvVariable) {
+                continue;
+            }
+            let list = match id {
+                "tenant_tag" => &mut self.tenant_tag,
+                "fact" => &mut self.fact,
+                "host_tag" => &mut self.host_tag,
+                "host_property" => &mut self.host_property,
+                _ => &mut self.deployment_metadata,
+            };
+            *list = list.iter().flat_map(|v| split_env_list(v)).collect();
+        }
+    }
+}
+
+/// `a,b\,c` -> `["a", "b,c"]`; empty items are dropped (`a,,b`, a trailing comma).
+pub fn split_env_list(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut item = String::new();
+    let mut chars = value.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => match chars.next() {
+                Some(',') => item.push(','),
+                Some(other) => {
+                    item.push('\\');
+                    item.push(other);
+                }
+                None => item.push('\\'),
+            },
+            ',' => out.push(std::mem::take(&mut item)),
+            _ => item.push(ch),
+        }
+    }
+    out.push(item);
+    out.retain(|i| !i.trim().is_empty());
+    out
+}
+
+const DAY: u64 = 24 * 60 * 60;
+
+/// A duration (`90s`, `15m`, `1h 30m`) between `min_ms` milliseconds and `max_s` seconds:
+/// checked when parsed, so no later arithmetic on it can overflow.
+fn duration_parser(
+    min_ms: u64,
+    max_s: u64,
+) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+        let (lo, hi) = (
+            std::time::Duration::from_millis(min_ms),
+            std::time::Duration::from_secs(max_s),
+        );
+        if d < lo || d > hi {
+            return Err(format!(
+                "must be between {} and {}",
+                humantime::format_duration(lo),
+                humantime::format_duration(hi)
+            ));
+        }
+        Ok(d)
+    }
 }
 
 #[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
@@ -153,15 +234,53 @@ pub struct Options {
     )]
     pub tenant_name_template: Option<String>,
 
-    /// Tag of a tenant this run creates (repeatable; templates allowed)
+    /// Tag of a tenant this run creates (repeatable; templates allowed; DT_TENANT_TAGS splits on
+    /// ',', '\,' is a comma)
+    #[arg(long, env = "DT_TENANT_TAGS", global = true, help_heading = "Tenant")]
+    pub tenant_tag: Vec<String>,
+
+    /// User group for a tenant this run creates, 'NAME-TEMPLATE:PERM[,PERM...]', e.g.
+    /// '{customer}-viewers:VIEWER' (repeatable; in DT_TENANT_GROUPS ';' separates entries)
     #[arg(
         long,
-        env = "DT_TENANT_TAGS",
-        value_delimiter = ',',
+        env = "DT_TENANT_GROUPS",
+        value_delimiter = ';',
         global = true,
         help_heading = "Tenant"
     )]
-    pub tenant_tag: Vec<String>,
+    pub tenant_group: Vec<String>,
+
+    /// LDAP group mapped to a --tenant-group, 'NAME-TEMPLATE=LDAP-GROUP' (repeatable; ';'
+    /// separates entries)
+    #[arg(
+        long,
+        env = "DT_TENANT_GROUP_LDAP",
+        value_delimiter = ';',
+        global = true,
+        help_heading = "Tenant"
+    )]
+    pub tenant_group_ldap: Vec<String>,
+
+    /// SSO group mapped to a --tenant-group, 'NAME-TEMPLATE=SSO-GROUP' (repeatable; ';'
+    /// separates entries)
+    #[arg(
+        long,
+        env = "DT_TENANT_GROUP_SSO",
+        value_delimiter = ';',
+        global = true,
+        help_heading = "Tenant"
+    )]
+    pub tenant_group_sso: Vec<String>,
+
+    /// Also check and complete the --tenant-group groups when this run did not create the
+    /// tenant (costs requests on a converged host)
+    #[arg(long, env = "DT_RECONCILE_GROUPS", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Tenant")]
+    pub reconcile_groups: bool,
+
+    /// Wait after writing a user group before reading it back to repair a racing host's
+    /// overwrite (jittered x0.5 to x1.5)
+    #[arg(long, env = "DT_GROUPS_SETTLE", default_value = "2s", value_parser = humantime::parse_duration, global = true, help_heading = "Tenant")]
+    pub groups_settle: std::time::Duration,
 
     /// Regex whose named groups become facts, applied to the 'hostname' fact
     #[arg(
@@ -176,14 +295,9 @@ pub struct Options {
     #[arg(long, env = "DT_FACTS_FILE", global = true, help_heading = "Tenant")]
     pub facts_file: Option<PathBuf>,
 
-    /// A fact as key=value (repeatable; overrides host facts and the facts file)
-    #[arg(
-        long,
-        env = "DT_FACTS",
-        value_delimiter = ',',
-        global = true,
-        help_heading = "Tenant"
-    )]
+    /// A fact as key=value (repeatable; overrides host facts and the facts file; DT_FACTS splits
+    /// on ',', '\,' is a comma)
+    #[arg(long, env = "DT_FACTS", global = true, help_heading = "Tenant")]
     pub fact: Vec<String>,
 
     // ---- Install ----
@@ -205,6 +319,26 @@ pub struct Options {
     /// Allow installing an older version than the installed one
     #[arg(long, env = "DT_ALLOW_DOWNGRADE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Install")]
     pub allow_downgrade: bool,
+
+    /// With --upgrade, ask Dynatrace for the target version at most this often (plus a stable
+    /// per-host jitter); the answer is kept in the state dir
+    #[arg(long, env = "DT_VERSION_CHECK_INTERVAL", default_value = "6h", value_parser = humantime::parse_duration, global = true, help_heading = "Install")]
+    pub version_check_interval: std::time::Duration,
+
+    /// Installer architecture (x86, arm, ppcle, s390, or x86_64, aarch64, ppc64le, s390x)
+    /// [default: from the 'arch' fact]
+    #[arg(long, env = "DT_ARCH", global = true, help_heading = "Install")]
+    pub arch: Option<String>,
+
+    /// Install from this local installer instead of downloading (air-gapped hosts); verified
+    /// like a download, needs no token
+    #[arg(
+        long,
+        env = "DT_INSTALLER_FILE",
+        global = true,
+        help_heading = "Install"
+    )]
+    pub installer_file: Option<PathBuf>,
 
     /// Where OneAgent is installed
     #[arg(
@@ -234,25 +368,32 @@ pub struct Options {
     )]
     pub monitoring_mode: Option<MonitoringModeArg>,
 
-    /// Host tag (repeatable; when any is given, the host's tags are exactly these)
-    #[arg(
-        long,
-        env = "DT_HOST_TAGS",
-        value_delimiter = ',',
-        global = true,
-        help_heading = "Install"
-    )]
+    /// Host tag (repeatable; when any is given, the host's tags are exactly these; DT_HOST_TAGS
+    /// splits on ',', '\,' is a comma)
+    #[arg(long, env = "DT_HOST_TAGS", global = true, help_heading = "Install")]
     pub host_tag: Vec<String>,
 
-    /// Host property key=value (repeatable; when any is given, exactly these)
+    /// Host property key=value (repeatable; when any is given, exactly these; DT_HOST_PROPERTIES
+    /// splits on ',', '\,' is a comma)
     #[arg(
         long,
         env = "DT_HOST_PROPERTIES",
-        value_delimiter = ',',
         global = true,
         help_heading = "Install"
     )]
     pub host_property: Vec<String>,
+
+    /// Deployment metadata KEY=VALUE (repeatable; orchestration_tech, tech_version,
+    /// script_version; an empty VALUE stops managing KEY; DT_DEPLOYMENT_METADATA splits on ',',
+    /// '\,' is a comma)
+    /// [default: orchestration_tech=oneagent-bootstrap, script_version=<this version>]
+    #[arg(
+        long,
+        env = "DT_DEPLOYMENT_METADATA",
+        global = true,
+        help_heading = "Install"
+    )]
+    pub deployment_metadata: Vec<String>,
 
     /// Proxy OneAgent uses to reach Dynatrace (managed only when given)
     #[arg(long, env = "DT_PROXY", global = true, help_heading = "Install")]
@@ -343,19 +484,25 @@ pub struct Options {
     #[arg(long, env = "DT_JSON", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, global = true, help_heading = "Run")]
     pub json: bool,
 
-    /// Longest the installer may run before its process group is killed
-    #[arg(long, env = "DT_INSTALLER_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration, global = true, help_heading = "Run")]
+    /// Longest the installer may run before its process group is killed (up to 24h)
+    #[arg(long, env = "DT_INSTALLER_TIMEOUT", default_value = "15m", value_parser = duration_parser(1, DAY), global = true, help_heading = "Run")]
     pub installer_timeout: std::time::Duration,
 
-    /// How long to wait for another run's lock
-    #[arg(long, env = "DT_LOCK_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration, global = true, help_heading = "Run")]
+    /// Longest the installer download may take, retries included (up to 24h)
+    #[arg(long, env = "DT_DOWNLOAD_TIMEOUT", default_value = "30m", value_parser = duration_parser(1, DAY), global = true, help_heading = "Run")]
+    pub download_timeout: std::time::Duration,
+
+    /// How long to wait for another run's lock (up to 24h)
+    #[arg(long, env = "DT_LOCK_TIMEOUT", default_value = "10m", value_parser = duration_parser(0, DAY), global = true, help_heading = "Run")]
     pub lock_timeout: std::time::Duration,
 
-    /// How many times a failed HTTP request is tried again (connect errors, timeouts, 5xx, 408, 429)
+    /// How many times a failed HTTP request is tried again (connect errors, timeouts, 5xx, 408,
+    /// 429; 0 to 10)
     #[arg(
         long,
         env = "DT_RETRIES",
         default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(0..=10),
         global = true,
         help_heading = "Run"
     )]
@@ -412,6 +559,15 @@ mod tests {
         let bare = Cli::try_parse_from(["x", "--version"]).unwrap();
         assert_eq!(bare.opts.version, Some(None));
         assert_eq!(bare.command, None);
+    }
+
+    #[test]
+    fn only_environment_lists_split_on_commas() {
+        assert_eq!(split_env_list(r"a,b\,c,,d\x,"), vec!["a", "b,c", "d\\x"]);
+        let cli = Cli::try_parse_from(["x", "apply", "--host-tag", "team=a,b", "--fact", "d=1, 2"])
+            .unwrap();
+        assert_eq!(cli.opts.host_tag, vec!["team=a,b"]);
+        assert_eq!(cli.opts.fact, vec!["d=1, 2"]);
     }
 
     #[test]

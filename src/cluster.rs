@@ -21,8 +21,6 @@ pub struct Ensured {
     /// This run created the tenant (201). False when it existed, or a racing host created it
     /// first (our PUT then updated it with the same body: 204).
     pub created: bool,
-    /// From `createToken=true` when this run created the tenant.
-    pub token_management_token: Option<Secret>,
 }
 
 /// Whether tenant `id` exists on the cluster.
@@ -42,7 +40,9 @@ pub fn tenant_exists(
 
 /// Makes sure tenant `id` exists: GET first, PUT only on 404, so an existing tenant's name and
 /// tags are never touched. The PUT body is the same for every host deriving this id, so a
-/// racing host's PUT (an update, 204) changes nothing.
+/// racing host's PUT (an update, 204) changes nothing. No `createToken=true`: the token it
+/// returns never expires and cannot revoke itself, so a new tenant gets its short-lived
+/// token-management token from [`token_management_token`] like an existing one.
 pub fn ensure_tenant(
     c: &Client,
     cluster_url: &str,
@@ -52,12 +52,9 @@ pub fn ensure_tenant(
     tags: &[String],
 ) -> anyhow::Result<Ensured> {
     if tenant_exists(c, cluster_url, cluster_token, id)? {
-        return Ok(Ensured {
-            created: false,
-            token_management_token: None,
-        });
+        return Ok(Ensured { created: false });
     }
-    let url = format!("{}?createToken=true", environment_url(cluster_url, id)?);
+    let url = environment_url(cluster_url, id)?;
     let doing = format!("creating tenant '{id}'");
     let body = json!({ "name": name, "tags": tags, "state": "ENABLED" });
     let call = Call::new(Method::Put, &url, &doing)
@@ -65,24 +62,8 @@ pub fn ensure_tenant(
         .scope(TENANTS_SCOPE)
         .json(&body);
     let reply = c.call(&call, &[201, 204])?;
-    if reply.status == 204 {
-        return Ok(Ensured {
-            created: false,
-            token_management_token: None,
-        });
-    }
-    #[derive(Deserialize)]
-    struct Created {
-        #[serde(rename = "tokenManagementToken")]
-        token_management_token: Option<String>,
-    }
-    let created: Created = reply.json(&call)?;
     Ok(Ensured {
-        created: true,
-        token_management_token: created
-            .token_management_token
-            .map(Secret::new)
-            .filter(|s| !s.is_empty()),
+        created: reply.status == 201,
     })
 }
 
@@ -172,32 +153,28 @@ mod tests {
         let tags = vec!["customer:abc".to_string()];
         let first = ensure_tenant(&c, &sim.url(), &cluster, "abc-p1", "ABC prod", &tags).unwrap();
         assert!(first.created);
-        let mgmt = first
-            .token_management_token
-            .expect("createToken=true yields a token");
         assert_eq!(
             seen(&sim),
             vec![
                 ("GET".into(), "/api/cluster/v2/environments/abc-p1".into()),
-                (
-                    "PUT".into(),
-                    "/api/cluster/v2/environments/abc-p1?createToken=true".into()
-                ),
+                ("PUT".into(), "/api/cluster/v2/environments/abc-p1".into()),
             ]
         );
         sim.clear_requests();
         let again = ensure_tenant(&c, &sim.url(), &cluster, "abc-p1", "ABC prod", &tags).unwrap();
-        assert!(!again.created && again.token_management_token.is_none());
+        assert!(!again.created);
         assert_eq!(
             seen(&sim),
             vec![("GET".into(), "/api/cluster/v2/environments/abc-p1".into())]
         );
         assert!(tenant_exists(&c, &sim.url(), &cluster, "abc-p1").unwrap());
         assert!(!tenant_exists(&c, &sim.url(), &cluster, "abc-p2").unwrap());
-        // The token from createToken works in the new tenant.
-        let api = format!("{}/e/abc-p1/api", sim.url());
-        let scopes = crate::token::scopes_of(&c, &api, &mgmt).unwrap();
-        assert!(scopes.iter().any(|s| s == "apiTokens.write"), "{scopes:?}");
+        // No token was created with the tenant: none is left in it.
+        let left: Vec<_> = crate::http::testing::sim_tokens(&sim)
+            .into_iter()
+            .filter(|t| t["environment"] == "abc-p1")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

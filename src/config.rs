@@ -15,13 +15,20 @@ use regex::Regex;
 use crate::cli::{Cmd, EnsureArg, Options, SslModeArg};
 use crate::error::{failure, Kind, ResultExt};
 use crate::facts;
+use crate::groups::GroupsSpec;
 use crate::http::SslMode;
-use crate::plan::{Ensure, Settings, VersionSpec};
+use crate::plan::{Ensure, VersionSpec};
 use crate::secret::Secret;
+use crate::settings::Settings;
 use crate::tenant::TenantSpec;
 
-/// Longest token file we accept: a token is ~100 bytes; anything large is the wrong file.
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
+mod rules;
+#[cfg(test)]
+mod token_tests;
+
+/// Longest token file we accept: a token is ~100 bytes; anything larger is the wrong file
+/// (and is not sent anywhere).
+const MAX_TOKEN_FILE: u64 = 4 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +39,7 @@ pub struct Config {
     pub api_token: Option<Secret>,
 
     pub tenant: TenantSpec,
+    pub groups: GroupsSpec,
     pub hostname_pattern: Option<Regex>,
     pub facts_file: Option<PathBuf>,
     pub facts: Vec<String>,
@@ -40,6 +48,12 @@ pub struct Config {
     pub version: VersionSpec,
     pub upgrade: bool,
     pub allow_downgrade: bool,
+    /// How long a remembered target version (--upgrade) stays good, before the jitter.
+    pub version_check_interval: Duration,
+    /// `--arch` as given (validated); `None` means the `arch` fact decides.
+    pub arch: Option<String>,
+    /// `--installer-file`: install from this file instead of downloading.
+    pub installer_file: Option<PathBuf>,
     pub install_path: PathBuf,
     pub settings: Settings,
     pub installer_args: Vec<String>,
@@ -54,6 +68,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub json: bool,
     pub installer_timeout: Duration,
+    /// Overall limit of the installer download (retries and a slow body included).
+    pub download_timeout: Duration,
     pub lock_timeout: Duration,
     pub retries: u32,
     pub quiet: bool,
@@ -69,6 +85,7 @@ impl Config {
             api_url: None,
             api_token: None,
             tenant: TenantSpec::default(),
+            groups: GroupsSpec::default(),
             hostname_pattern: None,
             facts_file: None,
             facts: Vec::new(),
@@ -76,8 +93,14 @@ impl Config {
             version: VersionSpec::Latest,
             upgrade: false,
             allow_downgrade: false,
+            version_check_interval: Duration::from_secs(6 * 3600),
+            arch: None,
+            installer_file: None,
             install_path,
-            settings: Settings::default(),
+            settings: Settings {
+                deployment_metadata: crate::settings::default_deployment_metadata(),
+                ..Settings::default()
+            },
             installer_args: Vec::new(),
             ssl_mode: SslMode::Default,
             ca_file: None,
@@ -87,6 +110,7 @@ impl Config {
             state_dir,
             json: false,
             installer_timeout: Duration::from_secs(15 * 60),
+            download_timeout: Duration::from_secs(30 * 60),
             lock_timeout: Duration::from_secs(10 * 60),
             retries: 3,
             quiet: false,
@@ -136,7 +160,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
             }
             Some(p) => Some(read_token_file(p, flag)?),
             None => match (inputs.env)(var) {
-                Some(v) if !v.trim().is_empty() => Some(check_token(Secret::new(v), var)?),
+                Some(v) if !v.trim().is_empty() => Some(read_token(v.as_bytes(), var)?),
                 _ => None,
             },
         };
@@ -166,6 +190,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
         name_template: o.tenant_name_template.clone().filter(|t| !t.is_empty()),
         tags: o.tenant_tag.clone(),
     };
+    c.groups = groups(o, c.cluster_token.is_some())?;
     c.hostname_pattern = o
         .hostname_pattern
         .as_deref()
@@ -203,6 +228,12 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     };
     c.upgrade = o.upgrade;
     c.allow_downgrade = o.allow_downgrade;
+    c.version_check_interval = o.version_check_interval;
+    if let Some(a) = &o.arch {
+        crate::download::installer_arch(a).kind(Kind::Config, || format!("--arch {a:?}"))?;
+    }
+    c.arch = o.arch.clone();
+    c.installer_file = o.installer_file.clone();
     if !c.install_path.is_absolute() {
         return Err(failure(
             Kind::Config,
@@ -241,6 +272,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
 
     c.json = o.json;
     c.installer_timeout = o.installer_timeout;
+    c.download_timeout = o.download_timeout;
     c.lock_timeout = o.lock_timeout;
     c.retries = o.retries;
     c.quiet = o.quiet;
@@ -249,21 +281,72 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     Ok(c)
 }
 
-/// A token from a file (0600 is the owner's business; we only read it).
+/// A token from a file that only its owner may read or write: a token readable by other
+/// users is a leaked token, so the run refuses to use it rather than spread it further.
 pub fn read_token_file(path: &Path, what: &str) -> Result<Secret> {
-    let f = std::fs::File::open(path).kind(Kind::Config, || {
-        format!("could not read {what} {}", path.display())
-    })?;
-    read_token(f, &format!("{what} {}", path.display()))
+    use std::os::unix::fs::PermissionsExt;
+    let shown = format!("{what} {}", path.display());
+    let f = std::fs::File::open(path).kind(Kind::Config, || format!("could not read {shown}"))?;
+    let meta = f
+        .metadata()
+        .kind(Kind::Config, || format!("could not read {shown}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{shown} is readable or writable by others (mode {mode:04o}): the token may \
+                 have leaked; restrict it with 'chmod 600 {}' (and rotate the token if others \
+                 could read it)",
+                path.display()
+            ),
+        ));
+    }
+    if meta.is_file() && meta.len() > MAX_TOKEN_FILE {
+        return Err(too_big(&shown));
+    }
+    read_token(f, &shown)
+}
+
+fn too_big(what: &str) -> anyhow::Error {
+    failure(
+        Kind::Config,
+        format!(
+            "{what} is larger than {MAX_TOKEN_FILE} bytes: a token is about 100; is this the \
+             right file?"
+        ),
+    )
 }
 
 fn read_token(r: impl Read, what: &str) -> Result<Secret> {
-    let mut text = String::new();
-    r.take(MAX_TOKEN_FILE)
-        .read_to_string(&mut text)
+    let mut bytes = Vec::new();
+    r.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
         .kind(Kind::Config, || {
             format!("could not read the token from {what}")
         })?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(too_big(what));
+    }
+    // Editors on Windows start files with a byte-order mark; it is not part of the token.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = bytes.trim_ascii();
+    if let Some(pos) = text
+        .iter()
+        .position(|b| !b.is_ascii_graphic() && !b.is_ascii_whitespace())
+    {
+        // The byte's value and place, never the text around it.
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{what} holds a byte that cannot be part of a token (0x{:02X} at byte {}): \
+                 tokens are printable ASCII; write the file again with only the token",
+                text[pos],
+                pos + 1
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(text).into_owned();
     check_token(Secret::new(text), what)
 }
 
@@ -272,13 +355,13 @@ fn check_token(s: Secret, what: &str) -> Result<Secret> {
     if s.is_empty() {
         return Err(failure(Kind::Config, format!("{what} holds no token")));
     }
-    if s.expose()
-        .chars()
-        .any(|ch| ch.is_whitespace() || ch.is_control())
-    {
+    if s.expose().chars().any(|ch| !ch.is_ascii_graphic()) {
         return Err(failure(
             Kind::Config,
-            format!("{what} must hold exactly one token (it contains white space)"),
+            format!(
+                "{what} must hold exactly one token (it contains white space or characters \
+                 that cannot be part of a token)"
+            ),
         ));
     }
     Ok(s)
@@ -322,7 +405,60 @@ fn check_url(url: &str, flag: &str) -> Result<String> {
     if rest.is_empty() || rest.starts_with('/') {
         return Err(failure(Kind::Config, format!("{flag} {url:?} has no host")));
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        // Not echoed: the part before '@' is a password more often than not.
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "{flag}: user:password@ in the URL is refused (it would end up in logs);                  Dynatrace authenticates with the token files"
+            ),
+        ));
+    }
     Ok(url)
+}
+
+/// `--tenant-group*` and `--reconcile-groups`. Groups are a cluster API: without the cluster
+/// token this fails here, before any request.
+fn groups(o: &Options, cluster_token: bool) -> Result<GroupsSpec> {
+    use crate::groups::{parse_group, parse_mapping};
+    let spec = GroupsSpec {
+        groups: o
+            .tenant_group
+            .iter()
+            .filter(|g| !g.trim().is_empty())
+            .map(|g| parse_group(g))
+            .collect::<Result<_>>()?,
+        ldap: o
+            .tenant_group_ldap
+            .iter()
+            .map(|m| parse_mapping(m, "--tenant-group-ldap"))
+            .collect::<Result<_>>()?,
+        sso: o
+            .tenant_group_sso
+            .iter()
+            .map(|m| parse_mapping(m, "--tenant-group-sso"))
+            .collect::<Result<_>>()?,
+        reconcile: o.reconcile_groups,
+        settle: o.groups_settle,
+    };
+    let mapped = !spec.ldap.is_empty() || !spec.sso.is_empty();
+    if spec.groups.is_empty() && (mapped || spec.reconcile) {
+        return Err(failure(
+            Kind::Config,
+            "--tenant-group-ldap, --tenant-group-sso and --reconcile-groups need at least one \
+             --tenant-group (DT_TENANT_GROUPS)",
+        ));
+    }
+    if !spec.groups.is_empty() && !cluster_token {
+        return Err(failure(
+            Kind::Config,
+            "--tenant-group needs the cluster token (--cluster-token-file or DT_CLUSTER_TOKEN, \
+             scope ServiceProviderAPI): user groups are a cluster API that an environment \
+             token cannot use",
+        ));
+    }
+    Ok(spec)
 }
 
 fn settings(o: &Options) -> Result<Settings> {
@@ -334,58 +470,69 @@ fn settings(o: &Options) -> Result<Settings> {
         server: o.connection_point.clone(),
         ..Default::default()
     };
-    if let Some(g) = &s.host_group {
-        if g.chars().count() > 100
-            || g.starts_with("dt.")
-            || !g
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
-        {
-            return Err(failure(
-                Kind::Config,
-                format!(
-                    "--host-group {g:?}: at most 100 of A-Z a-z 0-9 _ - . and not starting with 'dt.'"
-                ),
-            ));
-        }
-    }
-    for (flag, v) in [
-        ("--network-zone", &s.network_zone),
-        ("--proxy", &s.proxy),
-        ("--connection-point", &s.server),
+    let check = |flag: &str, name: &str, v: &str| {
+        rules::check_set(name, v)
+            .map_err(|why| failure(Kind::Config, format!("{flag} {v:?}: {why}")))
+    };
+    for (flag, name, v) in [
+        ("--host-group", "host-group", &s.host_group),
+        ("--network-zone", "network-zone", &s.network_zone),
+        ("--proxy", "proxy", &s.proxy),
+        ("--connection-point", "server", &s.server),
     ] {
         if let Some(v) = v {
-            if v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                return Err(failure(
-                    Kind::Config,
-                    format!("{flag} {v:?} must not contain white space"),
-                ));
-            }
+            check(flag, name, v)?;
         }
     }
+    if let Some(p) = &s.proxy {
+        rules::check_proxy_userinfo(p)
+            .map_err(|why| failure(Kind::Config, format!("--proxy: {why}")))?;
+    }
     for t in &o.host_tag {
-        if t.is_empty() || t.chars().any(char::is_control) {
-            return Err(failure(
-                Kind::Config,
-                format!("--host-tag {t:?} is empty or has control characters"),
-            ));
-        }
+        check("--host-tag", "host-tag", t)?;
         s.host_tags.insert(t.clone());
     }
     for p in &o.host_property {
-        match p.split_once('=') {
-            Some((k, v)) if !k.is_empty() && !p.chars().any(char::is_control) => {
-                s.host_properties.insert(k.to_string(), v.to_string());
-            }
-            _ => {
-                return Err(failure(
-                    Kind::Config,
-                    format!("--host-property {p:?} is not key=value"),
-                ))
-            }
+        check("--host-property", "host-property", p)?;
+        if let Some((k, v)) = p.split_once('=') {
+            s.host_properties.insert(k.to_string(), v.to_string());
         }
     }
+    s.deployment_metadata = deployment_metadata(&o.deployment_metadata)?;
     Ok(s)
+}
+
+/// Ours by default, then the flags in order (a later KEY wins; an empty value unmanages KEY).
+fn deployment_metadata(flags: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut m = crate::settings::default_deployment_metadata();
+    for f in flags {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(failure(
+                Kind::Config,
+                format!("--deployment-metadata {f:?} is not KEY=VALUE"),
+            ));
+        };
+        let key_ok = !k.is_empty()
+            && k.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'));
+        // oneagentctl prints one KEY=VALUE a line, so a value must stay on one line and a
+        // space would not survive the installer's argument handling either.
+        if !key_ok || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            return Err(failure(
+                Kind::Config,
+                format!(
+                    "--deployment-metadata {f:?}: KEY is A-Z a-z 0-9 _ - . and VALUE has no \
+                     white space"
+                ),
+            ));
+        }
+        if v.is_empty() {
+            m.remove(k);
+        } else {
+            m.insert(k.to_string(), v.to_string());
+        }
+    }
+    Ok(m)
 }
 
 /// Only `--set-*=value` and `KEY=value`: anything else could change what the installer does in
@@ -418,6 +565,10 @@ fn check_installer_arg(a: &str) -> Result<()> {
                 "--installer-arg {a:?}: only '--set-name=value' or 'KEY=value' forms are allowed"
             ),
         ));
+    }
+    if let Some((name, value)) = a.strip_prefix("--set-").and_then(|r| r.split_once('=')) {
+        rules::check_set(name, value)
+            .map_err(|why| failure(Kind::Config, format!("--installer-arg {a:?}: {why}")))?;
     }
     if a.starts_with("INSTALL_PATH=") {
         return Err(failure(
@@ -472,6 +623,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
         std::fs::write(&f, "dt0c01.F.G\n").unwrap();
+        // Token files must be private (token_tests.rs).
+        let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&f, private).unwrap();
         let c = resolve_args(
             &["--cluster-token-file", f.to_str().unwrap()],
             &[("DT_CLUSTER_TOKEN", "env")],
@@ -514,6 +668,15 @@ mod tests {
                 "--install-path",
             ),
             (&["--fact", "bad"][..], "--fact"),
+            (&["--proxy", "http://u:a/b@proxy:3128"][..], "--proxy"),
+            (
+                &["--cluster-url", "https://u:pw@cluster"][..],
+                "--cluster-url",
+            ),
+            (
+                &["--api-url", "https://u@ag:9999/e/{tenant}/api"][..],
+                "--api-url",
+            ),
             (&["--hostname-pattern", "("][..], "--hostname-pattern"),
         ] {
             let err = resolve_args(args, &[], "").unwrap_err();
@@ -574,5 +737,52 @@ mod tests {
             "https://ag.example:9999/e/t1/api"
         );
         assert!(resolve_args(&["--cluster-url", "http://[::1]:9/"], &[], "").is_ok());
+    }
+
+    #[test]
+    fn deployment_metadata_arch_and_installer_file() {
+        let c = resolve_args(&[], &[], "").unwrap();
+        let m = &c.settings.deployment_metadata;
+        assert_eq!(m["orchestration_tech"], "oneagent-bootstrap");
+        assert_eq!(m["script_version"], env!("CARGO_PKG_VERSION"));
+        assert!(!m.contains_key("tech_version"));
+        assert_eq!((c.arch, c.installer_file), (None, None));
+
+        let c = resolve_args(
+            &[
+                "--deployment-metadata",
+                "orchestration_tech=Puppet",
+                "--deployment-metadata",
+                "script_version=",
+                "--arch",
+                "aarch64",
+                "--installer-file",
+                "/srv/oneagent.sh",
+            ],
+            &[],
+            "",
+        )
+        .unwrap();
+        let m = &c.settings.deployment_metadata;
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m["orchestration_tech"], "Puppet");
+        assert_eq!(c.arch.as_deref(), Some("aarch64"));
+
+        for (args, needle) in [
+            (
+                ["--deployment-metadata", "novalue"],
+                "--deployment-metadata",
+            ),
+            (
+                ["--deployment-metadata", "k=two words"],
+                "--deployment-metadata",
+            ),
+            (["--deployment-metadata", "=v"], "--deployment-metadata"),
+            (["--arch", "riscv64"], "--arch"),
+        ] {
+            let e = resolve_args(&args, &[], "").unwrap_err();
+            assert_eq!(kind_of(&e), Kind::Config, "{args:?}");
+            assert!(one_line(&e).contains(needle), "{}", one_line(&e));
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! computing its SHA-256 and feeding a [`StreamCheck`] (the signature digest) in the same pass;
 //! the environment's target version (metainfo) and its connection info.
 
+mod local;
 mod progress;
 
 use std::fs::{self, File, OpenOptions};
@@ -17,6 +18,7 @@ use crate::http::{Attempt, Call, Client, Method};
 use crate::secret::Secret;
 use crate::signals;
 
+pub use local::copy_installer;
 use progress::Progress;
 
 /// Fed every chunk of the body in order; reset when a retry starts the body again.
@@ -44,6 +46,24 @@ const SCOPE: &str = "InstallerDownload";
 const BUFFER: usize = 64 * 1024;
 const FILE_NAME: &str = "Dynatrace-OneAgent-Linux.sh";
 
+/// The installer `arch` Dynatrace serves for a machine architecture, as `uname -m`, Rust,
+/// facter or Ansible name it; OneAgent's own names pass through (so `--arch arm` works too).
+pub fn installer_arch(machine: &str) -> anyhow::Result<&'static str> {
+    match machine.trim().to_ascii_lowercase().as_str() {
+        "x86_64" | "amd64" | "x86" => Ok("x86"),
+        "aarch64" | "arm64" | "arm" => Ok("arm"),
+        "ppc64le" | "powerpc64le" | "ppcle" => Ok("ppcle"),
+        "s390x" | "s390" => Ok("s390"),
+        other => Err(failure(
+            Kind::Config,
+            format!(
+                "no OneAgent installer for architecture '{other}' (Linux installers exist for \
+                 x86_64, aarch64, ppc64le and s390x); set --arch if the 'arch' fact is wrong"
+            ),
+        )),
+    }
+}
+
 /// The Unix `default` installer: `.../latest` or `.../version/{v}`, for `arch`.
 pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
     let base = format!(
@@ -61,6 +81,9 @@ pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
 /// Downloads `url` into `dir` (which the caller made private, 0700) as a new 0600 file. Retries
 /// (per the client's policy) start the body again from byte 0: the partial file is deleted
 /// and `check` reset. A body shorter than its Content-Length is an error.
+///
+/// With a `limit` (how long, and the option that set it) the download fails (Kind::Api, the
+/// partial file deleted) once it has passed, retries and a trickling body included.
 pub fn download_installer(
     c: &Client,
     url: &str,
@@ -68,13 +91,20 @@ pub fn download_installer(
     dir: &Path,
     check: &mut dyn StreamCheck,
     progress: bool,
+    limit: Option<(std::time::Duration, &str)>,
 ) -> anyhow::Result<Downloaded> {
     ensure_private(dir)?;
     let path = dir.join(FILE_NAME);
-    let call = Call::new(Method::Get, url, "downloading the OneAgent installer")
+    let mut call = Call::new(Method::Get, url, "downloading the OneAgent installer")
         .token(token, API_TOKEN)
         .scope(SCOPE)
         .not_found("no installer for this version and architecture: check --version");
+    if let Some((within, name)) = limit {
+        let at = std::time::Instant::now()
+            .checked_add(within)
+            .ok_or_else(|| failure(Kind::Config, format!("{name} is too large")))?;
+        call = call.deadline(at, name);
+    }
     c.stream(&call, &[200], |resp| {
         check.reset();
         let total = resp.body().content_length();
@@ -156,7 +186,7 @@ fn write_body(
 
 /// The installer is executed as root later: a directory others can write to (or even list)
 /// would let them swap or read it between download and run.
-fn ensure_private(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn ensure_private(dir: &Path) -> anyhow::Result<()> {
     let meta = fs::symlink_metadata(dir).map_err(|e| {
         failure(
             Kind::Config,
@@ -182,7 +212,7 @@ fn ensure_private(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// A new file readable by its owner only; a stale one from an earlier try is replaced.
-fn create_private(path: &Path) -> anyhow::Result<File> {
+pub(crate) fn create_private(path: &Path) -> anyhow::Result<File> {
     let _ = fs::remove_file(path);
     OpenOptions::new()
         .write(true)
@@ -192,7 +222,7 @@ fn create_private(path: &Path) -> anyhow::Result<File> {
         .map_err(|e| write_error(path, &e))
 }
 
-fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+pub(crate) fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
     failure(
         Kind::Config,
         format!(
@@ -209,6 +239,27 @@ pub fn target_version(
     token: &Secret,
     arch: &str,
 ) -> anyhow::Result<String> {
+    metainfo(c, api_url, token, arch, &[200])?
+        .ok_or_else(|| failure(Kind::Internal, "metainfo answered without a version"))
+}
+
+/// [`target_version`] with a token that may lack `InstallerDownload`: `None` on 403.
+pub fn target_version_if_allowed(
+    c: &Client,
+    api_url: &str,
+    token: &Secret,
+    arch: &str,
+) -> anyhow::Result<Option<String>> {
+    metainfo(c, api_url, token, arch, &[200, 403])
+}
+
+fn metainfo(
+    c: &Client,
+    api_url: &str,
+    token: &Secret,
+    arch: &str,
+    expect: &[u16],
+) -> anyhow::Result<Option<String>> {
     let url = format!(
         "{}/v1/deployment/installer/agent/unix/default/latest/metainfo?arch={}",
         api_url.trim_end_matches('/'),
@@ -222,11 +273,15 @@ pub fn target_version(
         #[serde(rename = "latestAgentVersion")]
         latest_agent_version: String,
     }
-    let meta: Meta = c.call(&call, &[200])?.json(&call)?;
+    let reply = c.call(&call, expect)?;
+    if reply.status == 403 {
+        return Ok(None);
+    }
+    let meta: Meta = reply.json(&call)?;
     if meta.latest_agent_version.trim().is_empty() {
         return Err(call.api_error("answered with an empty version"));
     }
-    Ok(meta.latest_agent_version.trim().to_string())
+    Ok(Some(meta.latest_agent_version.trim().to_string()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -120,7 +120,9 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
         .map_or(Kind::Internal, |f| f.kind)
 }
 
-/// The whole chain on one line, outermost first: `doing X: because Y: because Z`.
+/// The whole chain on one line, outermost first: `doing X: because Y: because Z`. Line breaks
+/// inside a cause (regex errors draw a caret under the pattern) become single spaces, and URL
+/// passwords are masked: this is what the user, `--json` and status.json see of an error.
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for (i, cause) in err.chain().enumerate() {
@@ -134,7 +136,13 @@ pub fn one_line(err: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
-    out
+    let joined = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    crate::secret::redact_userinfo(&joined)
 }
 
 pub trait ResultExt<T> {
@@ -201,6 +209,20 @@ mod tests {
         assert_eq!(
             one_line(&err),
             "applying: downloading installer: connection reset"
+        );
+    }
+
+    #[test]
+    fn one_line_is_one_line_without_url_passwords() {
+        let err = anyhow::anyhow!("regex parse error:\n    (\n    ^\nerror: unclosed group")
+            .context("--set-proxy=http://u:hunter2@proxy:3128 was refused");
+        let line = one_line(&err);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(!line.contains("hunter2"), "{line}");
+        assert_eq!(
+            line,
+            "--set-proxy=http://u:***@proxy:3128 was refused: regex parse error: ( ^ error: \
+             unclosed group"
         );
     }
 }

@@ -89,12 +89,12 @@ pub fn host_facts() -> Facts {
     let os_release = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .unwrap_or_default();
-    host_facts_from(
-        &full,
-        &os_release,
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-    )
+    // Rust says powerpc64 for both byte orders; OneAgent exists only for little-endian.
+    let arch = match std::env::consts::ARCH {
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
+    };
+    host_facts_from(&full, &os_release, std::env::consts::OS, arch)
 }
 
 /// The pure part of [`host_facts`]. No DNS lookup for the FQDN: a converged run must stay fast
@@ -170,6 +170,27 @@ pub fn read_facts_file(path: &Path) -> Result<String> {
         ));
     }
     Ok(text)
+}
+
+/// Facts of this host plus the configured sources (`--facts-file`, `--fact`,
+/// `--hostname-pattern`).
+pub fn configured(
+    facts_file: Option<&Path>,
+    flags: &[String],
+    hostname_pattern: Option<&Regex>,
+) -> Result<Facts> {
+    let text = facts_file.map(read_facts_file).transpose()?;
+    let origin = facts_file
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    gather(
+        host_facts(),
+        &Sources {
+            facts_file: text.as_deref().map(|t| (origin.as_str(), t)),
+            flags,
+            hostname_pattern,
+        },
+    )
 }
 
 /// Host facts, then the facts file, then `--fact`, then the hostname pattern.
@@ -279,8 +300,14 @@ pub fn apply_hostname_pattern(facts: &mut Facts, re: &Regex) -> Result<()> {
 
 /// Compiles `--hostname-pattern` (configuration error when it is not a regex).
 pub fn compile_pattern(pattern: &str) -> Result<Regex> {
-    let re = Regex::new(pattern).kind(Kind::Config, || {
-        format!("--hostname-pattern '{pattern}' is not a valid regular expression")
+    let re = Regex::new(pattern).map_err(|e| {
+        failure(
+            Kind::Config,
+            format!(
+                "--hostname-pattern '{pattern}' is not a valid regular expression: {}",
+                regex_reason(&e)
+            ),
+        )
     })?;
     if re.capture_names().flatten().next().is_none() {
         return Err(failure(
@@ -294,10 +321,43 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex> {
     Ok(re)
 }
 
+/// The regex crate's error on one line: it draws the pattern with a caret under the fault and
+/// the reason on a line of its own; this keeps the reason and says where the caret was.
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let reason = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().next().unwrap_or_default());
+    // The pattern line and the caret line below it share their indentation.
+    let caret = lines.iter().enumerate().skip(1).find_map(|(i, l)| {
+        let at = l.find('^')?;
+        let indent = lines[i - 1].len() - lines[i - 1].trim_start().len();
+        (l.trim().chars().all(|c| c == '^' || c == '~')).then(|| at.saturating_sub(indent) + 1)
+    });
+    match caret {
+        Some(at) => format!("{reason} (at character {at})"),
+        None => reason.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::kind_of;
+
+    #[test]
+    fn regex_errors_are_one_line_with_the_reason_and_place() {
+        let err = compile_pattern("^(?P<customer>[a-z]+-(?P<x").unwrap_err();
+        let line = crate::error::one_line(&err);
+        assert_eq!(
+            line,
+            "--hostname-pattern '^(?P<customer>[a-z]+-(?P<x' is not a valid regular \
+             expression: unclosed capture group name (at character 27)"
+        );
+    }
 
     fn host() -> Facts {
         host_facts_from(

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::install::{oneagentctl, oneagentctl_path};
-use crate::plan::Settings;
+use crate::settings::Settings;
 
 /// What the host looks like. `None` means "not read" (or, for version, not reported).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +24,7 @@ pub struct Observed {
     pub proxy: Option<String>,
     pub host_tags: Option<BTreeSet<String>>,
     pub host_properties: Option<BTreeMap<String, String>>,
+    pub deployment_metadata: Option<BTreeMap<String, String>>,
     /// oneagentctl processes started to observe this.
     pub spawns: u32,
 }
@@ -38,6 +39,7 @@ pub struct Wanted {
     pub proxy: bool,
     pub host_tags: bool,
     pub host_properties: bool,
+    pub deployment_metadata: bool,
 }
 
 impl Wanted {
@@ -51,6 +53,7 @@ impl Wanted {
             proxy: s.proxy.is_some(),
             host_tags: !s.host_tags.is_empty(),
             host_properties: !s.host_properties.is_empty(),
+            deployment_metadata: !s.deployment_metadata.is_empty(),
         }
     }
 
@@ -64,14 +67,20 @@ impl Wanted {
             proxy: true,
             host_tags: true,
             host_properties: true,
+            deployment_metadata: true,
         }
     }
+}
+
+/// Whether OneAgent's oneagentctl is there (without running it).
+pub fn oneagentctl_present(install_path: &Path) -> bool {
+    oneagentctl_path(install_path).exists()
 }
 
 /// The installed OneAgent under `install_path`, if any. `secrets` are redacted from errors.
 pub fn observe(install_path: &Path, wanted: Wanted, secrets: &[&str]) -> Result<Observed> {
     let mut o = Observed::default();
-    if !oneagentctl_path(install_path).exists() {
+    if !oneagentctl_present(install_path) {
         return Ok(o);
     }
     o.installed = true;
@@ -103,6 +112,11 @@ pub fn observe(install_path: &Path, wanted: Wanted, secrets: &[&str]) -> Result<
     } else {
         None
     };
+    let deployment_metadata = if wanted.deployment_metadata {
+        Some(parse_properties(&get("--get-deployment-metadata")?))
+    } else {
+        None
+    };
     o.version = version;
     o.tenant = tenant;
     o.server = server;
@@ -112,6 +126,7 @@ pub fn observe(install_path: &Path, wanted: Wanted, secrets: &[&str]) -> Result<
     o.proxy = proxy;
     o.host_tags = host_tags;
     o.host_properties = host_properties;
+    o.deployment_metadata = deployment_metadata;
     Ok(o)
 }
 

@@ -13,7 +13,7 @@ mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::http::{Response, Uri};
 use ureq::{Agent, Body};
@@ -74,6 +74,7 @@ pub struct Client {
     accept_any: bool,
     quiet: bool,
     sent: AtomicU32,
+    lost: AtomicU32,
 }
 
 impl Client {
@@ -135,6 +136,7 @@ impl Client {
             accept_any,
             quiet: false,
             sent: AtomicU32::new(0),
+            lost: AtomicU32::new(0),
         })
     }
 
@@ -154,6 +156,12 @@ impl Client {
     /// Requests sent so far, retries included.
     pub fn requests(&self) -> u32 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Tries whose answer never arrived whole (connection failed or cut, body unreadable): the
+    /// server may have acted on them, e.g. minted a token nobody received.
+    pub fn lost_answers(&self) -> u32 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// Sends `call` (with retries) and returns the first answer whose status is in `expect`,
@@ -185,18 +193,29 @@ impl Client {
         let mut slept = Duration::ZERO;
         let mut attempt = 1;
         loop {
+            self.check_deadline(call)?;
             self.sent.fetch_add(1, Ordering::Relaxed);
+            let lost = |a: Attempt| {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                a
+            };
             let outcome = match self.send(agent, call) {
-                Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp),
+                Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp).map_err(lost),
                 Ok(resp) => Err(self.status_failure(call, resp)),
-                Err(e) => Err(self.connect_failure(call, e, proxy)),
+                Err(e) if never_connected(&e) => Err(self.connect_failure(call, e, proxy)),
+                Err(e) => Err(lost(self.connect_failure(call, e, proxy))),
             };
             let (message, hint) = match outcome {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Fail(e)) => return Err(e),
                 Err(Attempt::Retry { message, wait }) => (message, wait),
             };
+            self.check_deadline(call)?;
             let wait = self.backoff.wait(attempt, hint);
+            let wait = match call.deadline {
+                Some((at, _)) => wait.min(at.saturating_duration_since(Instant::now())),
+                None => wait,
+            };
             if attempt >= self.tries || slept + wait > self.backoff.total {
                 let tries = if attempt > 1 {
                     format!(" (gave up after {attempt} tries)")
@@ -259,11 +278,35 @@ impl Client {
         }
     }
 
+    /// Kind::Api once the call's deadline has passed.
+    fn check_deadline(&self, call: &Call) -> anyhow::Result<()> {
+        match call.deadline {
+            Some((at, limit)) if Instant::now() >= at => Err(failure(
+                Kind::Api,
+                format!(
+                    "{}: {} {}: did not finish within {limit}: the server answers too slowly; \
+                     check the network path, or raise the limit",
+                    call.doing,
+                    call.method.as_str(),
+                    strip_url(call.url)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn send(&self, agent: &Agent, call: &Call) -> Result<Response<Body>, ureq::Error> {
         let auth = call.token.map(|t| format!("Api-Token {}", t.expose()));
+        // ureq's global timeout bounds every read, so a trickling body ends at the deadline.
+        let left = call
+            .deadline
+            .map(|(at, _)| at.saturating_duration_since(Instant::now()));
         macro_rules! with_auth {
             ($req:expr) => {{
-                let req = $req;
+                let req = match left {
+                    Some(left) => $req.config().timeout_global(Some(left)).build(),
+                    None => $req,
+                };
                 match &auth {
                     Some(a) => req.header("Authorization", a.as_str()),
                     None => req,
@@ -278,6 +321,20 @@ impl Client {
             (Method::Put, Some(body)) => with_auth!(agent.put(call.url)).send_json(body),
             (Method::Put, None) => with_auth!(agent.put(call.url)).send_empty(),
         }
+    }
+}
+
+/// The request never reached a server, which so cannot have acted on it.
+fn never_connected(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
+        ),
+        _ => false,
     }
 }
 

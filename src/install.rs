@@ -3,13 +3,20 @@
 //! Each runs in its own process group under a timeout; on timeout the whole group is killed
 //! (an installer forks helpers that would otherwise outlive us); on SIGINT/SIGTERM to us it is
 //! sent SIGTERM, then SIGKILL after a short grace (signals.rs). Our own token variables are
-//! removed from their environment: they need none of our secrets. The installer's and
-//! uninstaller's output goes to `<state-dir>/last-install.log` (0600), kept for the operator.
+//! removed from their environment: they need none of our secrets. Every step's output (the
+//! installer's, oneagentctl's, uninstall.sh's) goes to `<state-dir>/last-install.log` (0600),
+//! created fresh by each run, so an error's "see last-install.log" shows what failed.
+//!
+//! Before anything is executed: oneagentctl and uninstall.sh must pass fsafe's rule (no other
+//! user controls them or their directories); the installer runs from the descriptor that was
+//! re-hashed against the verified digest (fsafe::HeldFile). The installer and uninstall.sh
+//! inherit the run's locked descriptor: the lock is held as long as they live (lock.rs).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::RawFd;
 use std::os::unix::process::CommandExt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::error::{failure, Kind, ResultExt};
+use crate::fsafe::{self, HeldFile};
 use crate::signals::{self, Signal};
 
 /// oneagentctl only reads or writes a config file; anything slower is stuck.
@@ -128,6 +136,18 @@ fn kill_group(child: &Child, sig: libc::c_int) {
     }
 }
 
+/// Runs `f` with a started child; should `f` panic (a bug of ours), the child's process group
+/// is stopped before the panic goes on, so no installer is left running unsupervised.
+fn supervised<T>(child: &mut Child, f: impl FnOnce(&mut Child) -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(|| f(child))) {
+        Ok(v) => v,
+        Err(panic) => {
+            let _ = stop_group(child);
+            resume_unwind(panic)
+        }
+    }
+}
+
 /// Runs a command with captured output under a timeout (see [`Waited`]).
 pub fn run_captured(mut cmd: Command, timeout: Duration) -> std::io::Result<Waited<Captured>> {
     prepare(&mut cmd);
@@ -135,7 +155,7 @@ pub fn run_captured(mut cmd: Command, timeout: Duration) -> std::io::Result<Wait
     let mut child = cmd.spawn()?;
     let out = child.stdout.take().map(reader_thread);
     let err = child.stderr.take().map(reader_thread);
-    let waited = wait_or_kill(&mut child, timeout)?;
+    let waited = supervised(&mut child, |c| wait_or_kill(c, timeout))?;
     let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
         h.and_then(|h| h.join().ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -161,32 +181,60 @@ fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<V
     })
 }
 
-/// Replaces each secret in `text` by `<redacted>`.
+/// Replaces each secret in `text` by `<redacted>`, and masks URL passwords.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         out = out.replace(s, "<redacted>");
     }
-    out
+    crate::secret::redact_userinfo(&out)
 }
 
-/// Arguments shown in logs and errors: values of token options are hidden.
+/// Arguments shown in logs and errors: values of token options are hidden, URL passwords
+/// (`--set-proxy=http://user:pass@host`) masked.
 fn shown_args(args: &[String]) -> String {
-    args.iter()
+    let shown = args
+        .iter()
         .map(|a| match a.split_once('=') {
             Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=<redacted>"),
             _ => a.clone(),
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    crate::secret::redact_userinfo(&shown)
 }
 
 /// Runs `oneagentctl ARGS`; its stdout on success. Failure is Kind::Installer.
 pub fn oneagentctl(install_path: &Path, args: &[String], secrets: &[&str]) -> Result<String> {
+    run_oneagentctl(install_path, args, secrets, None)
+}
+
+/// Like [`oneagentctl`] for a step that changes the host: its command and output also go to
+/// the install log, which its error names.
+pub fn oneagentctl_step(
+    install_path: &Path,
+    args: &[String],
+    secrets: &[&str],
+    log: &mut InstallLog,
+) -> Result<String> {
+    run_oneagentctl(install_path, args, secrets, Some(log))
+}
+
+fn run_oneagentctl(
+    install_path: &Path,
+    args: &[String],
+    secrets: &[&str],
+    log: Option<&mut InstallLog>,
+) -> Result<String> {
     let ctl = oneagentctl_path(install_path);
+    fsafe::check_program(&ctl, "oneagentctl")?;
     let mut cmd = Command::new(&ctl);
     cmd.args(args);
     let shown = || format!("{} {}", ctl.display(), shown_args(args));
+    let see = log
+        .as_ref()
+        .map(|l| format!("; see {}", l.path.display()))
+        .unwrap_or_default();
     let captured = run_captured(cmd, ONEAGENTCTL_TIMEOUT)
         .kind(Kind::Installer, || format!("could not run {}", shown()))?;
     let c = match captured {
@@ -205,11 +253,25 @@ pub fn oneagentctl(install_path: &Path, args: &[String], secrets: &[&str]) -> Re
             ))
         }
     };
+    if let Some(log) = log {
+        let text = format!(
+            "# oneagent-bootstrap: {} ({})\n{}{}",
+            shown(),
+            c.status,
+            redact(&c.stdout, secrets),
+            redact(&c.stderr, secrets)
+        );
+        log.file()?
+            .write_all(text.as_bytes())
+            .kind(Kind::Installer, || {
+                format!("could not write {}", log.path.display())
+            })?;
+    }
     if !c.status.success() {
         return Err(failure(
             Kind::Installer,
             format!(
-                "{} failed ({}): {}",
+                "{} failed ({}): {}{see}",
                 shown(),
                 c.status,
                 redact(c.stderr.trim(), secrets)
@@ -219,44 +281,101 @@ pub fn oneagentctl(install_path: &Path, args: &[String], secrets: &[&str]) -> Re
     Ok(c.stdout)
 }
 
-/// Opens (truncates) the install log with mode 0600.
-fn open_log(log: &Path) -> Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(log)
-        .kind(Kind::Installer, || {
-            format!("could not open the install log {}", log.display())
-        })
+/// `<state-dir>/last-install.log` for this run: created fresh (0600, never through a link) at
+/// the first step that writes to it; each step appends.
+#[derive(Debug)]
+pub struct InstallLog {
+    path: PathBuf,
+    file: Option<File>,
 }
 
-/// Runs `/bin/sh SCRIPT ARGS` with its output in `log`; Kind::Installer unless it exits 0.
+impl InstallLog {
+    pub fn new(path: PathBuf) -> InstallLog {
+        InstallLog { path, file: None }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn file(&mut self) -> Result<&mut File> {
+        if self.file.is_none() {
+            let f = fsafe::create_new(&self.path, 0o600).kind(Kind::Installer, || {
+                format!("could not create the install log {}", self.path.display())
+            })?;
+            self.file = Some(f);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| failure(Kind::Internal, "the install log was not kept"))
+    }
+}
+
+/// What `sh` runs: the held, verified installer (read through its descriptor) or a script
+/// whose path passed [`fsafe::check_program`].
+pub enum Script<'a> {
+    Held(&'a HeldFile),
+    Checked(&'a Path),
+}
+
+/// Runs `/bin/sh SCRIPT ARGS` with its output appended to `log`; Kind::Installer unless it
+/// exits 0. The descriptors in `inherit` (the lock) stay open in the child and its children.
 pub fn run_script(
     what: &str,
-    script: &Path,
+    script: Script<'_>,
     args: &[String],
     timeout: Duration,
-    log: &Path,
+    log: &mut InstallLog,
+    inherit: &[RawFd],
 ) -> Result<()> {
-    let mut file = open_log(log)?;
-    let shown = format!("sh {} {}", script.display(), shown_args(args));
+    let (arg, name, mut keep) = match script {
+        Script::Held(h) => (
+            h.fd_path(),
+            format!(
+                "{} (verified {})",
+                h.fd_path().display(),
+                h.path().display()
+            ),
+            vec![h.raw_fd()],
+        ),
+        Script::Checked(p) => (p.to_path_buf(), p.display().to_string(), Vec::new()),
+    };
+    keep.extend_from_slice(inherit);
+    let log_path = log.path.clone();
+    let shown = format!("sh {name} {}", shown_args(args));
+    let file = log.file()?;
     writeln!(file, "# oneagent-bootstrap: {shown}").kind(Kind::Installer, || {
-        format!("could not write {}", log.display())
+        format!("could not write {}", log_path.display())
     })?;
-    let err_file = file.try_clone().kind(Kind::Installer, || {
-        format!("could not write {}", log.display())
-    })?;
+    let clone = || {
+        file.try_clone().kind(Kind::Installer, || {
+            format!("could not write {}", log_path.display())
+        })
+    };
+    let (out_file, err_file) = (clone()?, clone()?);
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg(script).args(args);
+    cmd.arg(&arg).args(args);
     prepare(&mut cmd);
-    cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
+    // SAFETY: between fork and exec only fcntl runs, which is async-signal-safe; it clears
+    // close-on-exec on descriptors this process owns and keeps open until the child is reaped.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &keep {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.stdout(Stdio::from(out_file))
+        .stderr(Stdio::from(err_file));
     let mut child = cmd.spawn().kind(Kind::Installer, || {
         format!("could not start the {what}: {shown}")
     })?;
-    let status = wait_or_kill(&mut child, timeout)
+    let status = supervised(&mut child, |c| wait_or_kill(c, timeout))
         .kind(Kind::Installer, || format!("waiting for the {what}"))?;
+    let log = &log_path;
     match status {
         Waited::Interrupted(sig) => Err(signals::interrupted(
             sig,
@@ -288,7 +407,10 @@ pub fn run_script(
 
 /// The last lines of the log, for the one-line error.
 fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut text = String::new();
+    if let Ok(Some(mut f)) = fsafe::open_read(log) {
+        let _ = f.read_to_string(&mut text);
+    }
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("# oneagent-bootstrap:"))
@@ -301,28 +423,48 @@ fn tail(log: &Path) -> String {
     }
 }
 
-/// Runs the installer: `INSTALL_PATH=...`, the extra installer arguments, then the settings.
-pub fn run_installer(
-    installer: &Path,
-    install_path: &Path,
-    extra: &[String],
-    settings: &[String],
-    timeout: Duration,
-    log: &Path,
-) -> Result<()> {
-    let mut args = vec![format!("INSTALL_PATH={}", install_path.display())];
-    args.extend(extra.iter().cloned());
-    args.extend(settings.iter().cloned());
-    run_script("installer", installer, &args, timeout, log)
+/// The run's settings for a script: where OneAgent goes, the timeout, the log, the lock.
+pub struct StepEnv<'a> {
+    pub install_path: &'a Path,
+    pub timeout: Duration,
+    pub log: &'a mut InstallLog,
+    /// The locked descriptor, kept open in the installer or uninstaller while it lives.
+    pub lock_fd: Option<RawFd>,
 }
 
-pub fn run_uninstall(install_path: &Path, timeout: Duration, log: &Path) -> Result<()> {
+/// Runs the held installer: `INSTALL_PATH=...`, the extra installer arguments, then the
+/// settings.
+pub fn run_installer(
+    installer: &HeldFile,
+    extra: &[String],
+    settings: &[String],
+    env: StepEnv<'_>,
+) -> Result<()> {
+    let mut args = vec![format!("INSTALL_PATH={}", env.install_path.display())];
+    args.extend(extra.iter().cloned());
+    args.extend(settings.iter().cloned());
+    let inherit: Vec<RawFd> = env.lock_fd.into_iter().collect();
+    run_script(
+        "installer",
+        Script::Held(installer),
+        &args,
+        env.timeout,
+        env.log,
+        &inherit,
+    )
+}
+
+pub fn run_uninstall(env: StepEnv<'_>) -> Result<()> {
+    let script = uninstall_path(env.install_path);
+    fsafe::check_program(&script, "uninstall.sh")?;
+    let inherit: Vec<RawFd> = env.lock_fd.into_iter().collect();
     run_script(
         "uninstaller",
-        &uninstall_path(install_path),
+        Script::Checked(&script),
         &[],
-        timeout,
-        log,
+        env.timeout,
+        env.log,
+        &inherit,
     )
 }
 
@@ -343,10 +485,11 @@ mod tests {
         let ok = script(dir.path(), "echo \"args: $*\"; echo warn >&2; exit 0\n");
         run_script(
             "installer",
-            &ok,
+            Script::Checked(&ok),
             &["A=1".into(), "--set-tenant-token=SECRET".into()],
             Duration::from_secs(10),
-            &log,
+            &mut InstallLog::new(log.clone()),
+            &[],
         )
         .unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
@@ -360,7 +503,15 @@ mod tests {
         );
 
         let bad = script(dir.path(), "echo 'disk full' >&2; exit 3\n");
-        let err = run_script("installer", &bad, &[], Duration::from_secs(10), &log).unwrap_err();
+        let err = run_script(
+            "installer",
+            Script::Checked(&bad),
+            &[],
+            Duration::from_secs(10),
+            &mut InstallLog::new(log.clone()),
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(crate::error::kind_of(&err), Kind::Installer);
         assert!(crate::error::one_line(&err).contains("disk full"));
     }
@@ -376,8 +527,15 @@ mod tests {
             &format!("(sleep 1; touch {}) &\nsleep 30\n", marker.display()),
         );
         let started = Instant::now();
-        let err =
-            run_script("installer", &hang, &[], Duration::from_millis(300), &log).unwrap_err();
+        let err = run_script(
+            "installer",
+            Script::Checked(&hang),
+            &[],
+            Duration::from_millis(300),
+            &mut InstallLog::new(log),
+            &[],
+        )
+        .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(crate::error::one_line(&err).contains("did not finish"));
         std::thread::sleep(Duration::from_millis(1500));
@@ -402,5 +560,137 @@ mod tests {
         assert_eq!(c.stderr, "err\n");
         assert_eq!(c.status.code(), Some(4));
         assert_eq!(redact("a SECRET b", &["SECRET", ""]), "a <redacted> b");
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(bytes))
+    }
+
+    /// Item 1: a swap of the installer's path between verification and execution (rename
+    /// over it, then delete it) cannot change what sh runs.
+    #[test]
+    fn the_verified_bytes_run_even_when_the_path_is_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("installer.sh");
+        let marker = dir.path().join("ran");
+        let good = format!("echo verified > {}\nexit 0\n", marker.display());
+        std::fs::write(&path, &good).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let held = fsafe::hold_verified(&path, &sha(good.as_bytes()), good.len() as u64).unwrap();
+        let evil = dir.path().join("evil.sh");
+        std::fs::write(&evil, format!("echo evil > {}\n", marker.display())).unwrap();
+        std::fs::rename(&evil, &path).unwrap();
+        let mut log = InstallLog::new(dir.path().join("log"));
+        let env = StepEnv {
+            install_path: dir.path(),
+            timeout: Duration::from_secs(10),
+            log: &mut log,
+            lock_fd: None,
+        };
+        run_installer(&held, &[], &[], env).unwrap();
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "verified\n");
+    }
+
+    /// Item 7: the installer keeps the locked descriptor, so the lock outlives this process.
+    #[test]
+    fn the_installer_inherits_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock_path = dir.path().join("lock");
+        let held = crate::lock::acquire(&lock_path, Duration::ZERO, || {}).unwrap();
+        let fd = held.raw_fd();
+        // The script checks that its descriptor is the same open lock file.
+        let check = script(
+            dir.path(),
+            &format!(
+                "[ \"$(readlink /proc/$$/fd/{fd})\" = \"{}\" ] || exit 9\n",
+                lock_path.display()
+            ),
+        );
+        let mut log = InstallLog::new(dir.path().join("log"));
+        run_script(
+            "installer",
+            Script::Checked(&check),
+            &[],
+            Duration::from_secs(10),
+            &mut log,
+            &[fd],
+        )
+        .unwrap();
+        let mut log = InstallLog::new(dir.path().join("log2"));
+        let err = run_script(
+            "installer",
+            Script::Checked(&check),
+            &[],
+            Duration::from_secs(10),
+            &mut log,
+            &[],
+        )
+        .unwrap_err();
+        assert!(crate::error::one_line(&err).contains("exit status: 9"));
+    }
+
+    /// Item 8: a panic while a child runs stops the child's process group first.
+    #[test]
+    fn a_panic_while_a_child_runs_stops_its_group() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "sleep 30 & sleep 30"]);
+        prepare(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let pgid = child.id() as libc::pid_t;
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            supervised(&mut child, |_| -> () { panic!("a bug") })
+        }));
+        assert!(caught.is_err());
+        // Killed members may linger as zombies until init reaps them: look for live ones.
+        let live = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                .filter(|stat| {
+                    let rest: Vec<&str> = stat
+                        .rsplit_once(')')
+                        .map_or("", |(_, r)| r)
+                        .split_whitespace()
+                        .collect();
+                    rest.get(2) == Some(&pgid.to_string().as_str())
+                        && !matches!(rest.first(), Some(&"Z") | Some(&"X"))
+                })
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while live() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(live(), 0, "the process group outlived the panic");
+    }
+
+    #[test]
+    fn each_step_of_a_run_is_in_the_log_and_a_failed_oneagentctl_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let tools = dir.path().join("agent/tools");
+        std::fs::create_dir_all(&tools).unwrap();
+        let ctl = tools.join("oneagentctl");
+        std::fs::write(&ctl, "#!/bin/sh\necho \"ctl says no to $1\" >&2\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log_path = dir.path().join("last-install.log");
+        std::fs::write(&log_path, "an older installer's log\n").unwrap();
+        let mut log = InstallLog::new(log_path.clone());
+        let err = oneagentctl_step(dir.path(), &["--set-host-group=x".into()], &[], &mut log)
+            .unwrap_err();
+        let msg = crate::error::one_line(&err);
+        assert!(
+            msg.contains(&format!("see {}", log_path.display())),
+            "{msg}"
+        );
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        assert!(!text.contains("older"), "{text}");
+        assert!(
+            text.contains("--set-host-group=x") && text.contains("ctl says no"),
+            "{text}"
+        );
     }
 }

@@ -1,17 +1,19 @@
 //! One run at a time per state directory: an exclusive flock on `<state-dir>/lock`.
 //!
 //! flock (not a pid file) because the kernel releases it when the holder dies, however it dies,
-//! so a crashed run never leaves a stale lock behind.
+//! so a crashed run never leaves a stale lock behind. The installer and uninstall.sh inherit
+//! the locked descriptor (install.rs), so even after a `kill -9` of this process the lock stays
+//! held until they end too: a second run never starts a second installer beside the first.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
+use std::fs::File;
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::error::{failure, Kind, ResultExt};
+use crate::fsafe;
 
 /// Held while alive; dropping it (closing the file) releases the lock.
 #[derive(Debug)]
@@ -19,6 +21,13 @@ pub struct Lock {
     _file: File,
     /// How long we waited for it.
     pub waited: Duration,
+}
+
+impl Lock {
+    /// The locked descriptor, for children that must keep the lock while they live.
+    pub fn raw_fd(&self) -> RawFd {
+        self._file.as_raw_fd()
+    }
 }
 
 fn try_lock(file: &File) -> std::io::Result<bool> {
@@ -36,21 +45,27 @@ fn try_lock(file: &File) -> std::io::Result<bool> {
 }
 
 /// Takes the lock, waiting up to `timeout`; `on_wait` is called once if we have to wait.
-/// Kind::Locked when it stays held.
+/// Kind::Locked when it stays held. The file is created (0600) if missing, never through a link.
 pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .kind(Kind::Config, || {
-            format!(
-                "could not open the lock file {}; check --state-dir and its permissions",
-                path.display()
-            )
-        })?;
+    let file = fsafe::open_lock(path, true)?
+        .ok_or_else(|| failure(Kind::Internal, "the lock file was not created"))?;
+    wait_for(file, path, timeout, on_wait)
+}
+
+/// Like [`acquire`], for runs that change nothing (`check`): without a lock file there is no
+/// run to wait for, and none is created.
+pub fn acquire_existing(
+    path: &Path,
+    timeout: Duration,
+    on_wait: impl FnOnce(),
+) -> Result<Option<Lock>> {
+    match fsafe::open_lock(path, false)? {
+        Some(file) => wait_for(file, path, timeout, on_wait).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn wait_for(file: File, path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock> {
     let started = Instant::now();
     let mut on_wait = Some(on_wait);
     let mut pause = Duration::from_millis(10);
@@ -79,8 +94,9 @@ pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result
             return Err(failure(
                 Kind::Locked,
                 format!(
-                    "another oneagent-bootstrap run holds {} (waited {}); try again later or \
-                     raise --lock-timeout",
+                    "another oneagent-bootstrap run, or an installer it started (it keeps the \
+                     lock while it runs), holds {} (waited {}); try again later or raise \
+                     --lock-timeout",
                     path.display(),
                     humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
                 ),
@@ -119,6 +135,23 @@ mod tests {
         let second = acquire(&path, Duration::from_secs(5), || {}).unwrap();
         assert!(second.waited >= Duration::from_millis(50));
         releaser.join().unwrap();
+    }
+
+    #[test]
+    fn check_never_creates_the_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        assert!(acquire_existing(&path, Duration::ZERO, || {})
+            .unwrap()
+            .is_none());
+        assert!(!path.exists());
+        let held = acquire(&path, Duration::ZERO, || {}).unwrap();
+        let err = acquire_existing(&path, Duration::ZERO, || {}).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Locked);
+        drop(held);
+        assert!(acquire_existing(&path, Duration::ZERO, || {})
+            .unwrap()
+            .is_some());
     }
 
     #[test]

@@ -5,11 +5,14 @@ mod apply;
 mod cli;
 mod cluster;
 mod config;
+mod crash;
 #[cfg(feature = "sim")]
 mod demo;
 mod download;
 mod error;
 mod facts;
+mod fsafe;
+mod groups;
 mod host;
 mod http;
 mod install;
@@ -17,10 +20,12 @@ mod lock;
 mod plan;
 mod report;
 mod secret;
+mod settings;
 mod signals;
 mod tenant;
 mod token;
 mod verify;
+mod version_check;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -32,6 +37,16 @@ use crate::error::{kind_of, one_line, Kind, Outcome as Done};
 use crate::report::{Reporter, RunReport};
 
 fn main() -> ExitCode {
+    // A panic is reported as one line and ends through the normal failure path (crash.rs):
+    // apply/check and each command catch their own (cleanup, JSON); this is the last resort.
+    crash::install_hook();
+    match crash::catch("running oneagent-bootstrap", || Ok(run_command())) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn run_command() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -60,14 +75,16 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let env = |name: &str| std::env::var(name).ok();
     let mut stdin = std::io::stdin();
-    let resolved = config::resolve(
-        &cli.opts,
-        &cmd,
-        Inputs {
-            env: &env,
-            stdin: &mut stdin,
-        },
-    );
+    let resolved = crash::catch("reading the configuration", || {
+        config::resolve(
+            &cli.opts,
+            &cmd,
+            Inputs {
+                env: &env,
+                stdin: &mut stdin,
+            },
+        )
+    });
     let cfg = match resolved {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -99,11 +116,17 @@ fn main() -> ExitCode {
     match cmd {
         Cmd::Apply => converge(&cfg, Mode::Apply, out, started),
         Cmd::Check => converge(&cfg, Mode::Check, out, started),
-        Cmd::Status => finish(report::status_command(&cfg)),
-        Cmd::Facts => finish(report::facts_command(&cfg)),
-        Cmd::Verify { file } => finish(verify_command(&cfg, &file, out)),
+        Cmd::Status => finish(crash::catch("showing the status", || {
+            report::status_command(&cfg)
+        })),
+        Cmd::Facts => finish(crash::catch("showing the facts", || {
+            report::facts_command(&cfg)
+        })),
+        Cmd::Verify { file } => finish(crash::catch("verifying the file", || {
+            verify_command(&cfg, &file, out)
+        })),
         #[cfg(feature = "sim")]
-        Cmd::Demo => finish(demo::run(out)),
+        Cmd::Demo => finish(crash::catch("running the demo", || demo::run(out))),
         #[cfg(not(feature = "sim"))]
         Cmd::Demo => fail(&error::failure(
             Kind::Config,
@@ -143,7 +166,8 @@ fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> ExitCo
         None => Done::Converged.exit_code(),
     };
     let r = RunReport {
-        changed: outcome.changed && outcome.error.is_none(),
+        // On a failure: whether the host was changed before it (exit 6 after an install).
+        changed: outcome.changed,
         exit_code: code,
         tenant: outcome.tenant.clone(),
         actions: outcome.actions.clone(),

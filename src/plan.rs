@@ -3,10 +3,11 @@
 //! observed host is the proof that the host matches.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::host::Observed;
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionSpec {
@@ -29,23 +30,11 @@ pub enum Ensure {
     Absent,
 }
 
-/// OneAgent settings; `None` (or an empty collection) means "not managed".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
-    pub host_group: Option<String>,
-    pub network_zone: Option<String>,
-    pub monitoring_mode: Option<String>,
-    pub proxy: Option<String>,
-    /// Communication endpoints (`--connection-point`), `;`-separated.
-    pub server: Option<String>,
-    pub host_tags: BTreeSet<String>,
-    pub host_properties: BTreeMap<String, String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub ensure: Ensure,
-    /// The tenant id; `None` only when uninstalling.
+    /// The tenant id; `None` when uninstalling, or installing from an installer file without a
+    /// configured tenant (then the tenant is not managed).
     pub tenant: Option<String>,
     pub version: VersionSpec,
     pub upgrade: bool,
@@ -96,8 +85,23 @@ impl Action {
     }
 }
 
+/// Descriptions reach the result line, `--json`, stderr and status.json: a proxy password in
+/// the arguments is masked.
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::secret::redact_userinfo(&self.describe()))
+    }
+}
+
+impl Action {
+    fn describe(&self) -> String {
+        let mut f = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_description(&mut f);
+        f
+    }
+
+    fn write_description(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match self {
             Action::Install { version, args } if args.is_empty() => {
                 write!(f, "install OneAgent {version}")
@@ -186,7 +190,26 @@ pub fn install_args(s: &Settings) -> Vec<String> {
     for (k, v) in &s.host_properties {
         args.push(format!("--set-host-property={k}={v}"));
     }
+    args.extend(metadata_args(s));
     args
+}
+
+/// The deployment metadata, as the installer and oneagentctl take it (an upgrade passes these
+/// too, so the host always says which version of us installed it).
+pub fn metadata_args(s: &Settings) -> Vec<String> {
+    s.deployment_metadata
+        .iter()
+        .map(|(k, v)| format!("--set-deployment-metadata={k}={v}"))
+        .collect()
+}
+
+/// Whether oneagentctl must restart the agent for these changes. Deployment metadata only
+/// labels the host: relabelling (e.g. a new `script_version` after this tool is upgraded on a
+/// whole fleet) must not restart every monitored host's agent; it is picked up at the agent's
+/// next restart.
+pub fn needs_restart(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| !a.starts_with("--set-deployment-metadata="))
 }
 
 /// Endpoint lists compare as sets of trimmed entries (oneagentctl may add braces or spaces).
@@ -227,11 +250,21 @@ pub fn settings_diff(s: &Settings, o: &Observed) -> Vec<String> {
     }
     if !s.host_tags.is_empty() {
         let have = o.host_tags.clone().unwrap_or_default();
-        for t in s.host_tags.difference(&have) {
-            args.push(format!("--set-host-tag={t}"));
-        }
-        for t in have.difference(&s.host_tags) {
+        // `--remove-host-tag=X` also removes every tag whose key is X (`env` takes `env=prod`
+        // along): removals go first, then the wanted tags they take along are set again, in
+        // the same call (oneagentctl applies its options in order).
+        let removed: Vec<&String> = have.difference(&s.host_tags).collect();
+        let taken_along = |t: &str| {
+            let key = t.split('=').next().unwrap_or(t);
+            removed.iter().any(|r| r.as_str() == key)
+        };
+        for t in &removed {
             args.push(format!("--remove-host-tag={t}"));
+        }
+        for t in &s.host_tags {
+            if !have.contains(t) || taken_along(t) {
+                args.push(format!("--set-host-tag={t}"));
+            }
         }
     }
     if !s.host_properties.is_empty() {
@@ -245,6 +278,13 @@ pub fn settings_diff(s: &Settings, o: &Observed) -> Vec<String> {
             if !s.host_properties.contains_key(k) {
                 args.push(format!("--remove-host-property={k}={v}"));
             }
+        }
+    }
+    // Only our keys: metadata others set (there is no remove option) is not ours to judge.
+    let have = o.deployment_metadata.clone().unwrap_or_default();
+    for (k, v) in &s.deployment_metadata {
+        if have.get(k) != Some(v) {
+            args.push(format!("--set-deployment-metadata={k}={v}"));
         }
     }
     args
@@ -262,7 +302,6 @@ pub fn plan(d: &Desired, o: &Observed, remote: Option<&Remote>) -> Plan {
         }
         Ensure::Present => {}
     }
-    let tenant = d.tenant.clone().unwrap_or_default();
     if !o.installed {
         p.actions.push(Action::Install {
             version: d.version.clone(),
@@ -312,8 +351,16 @@ pub fn plan(d: &Desired, o: &Observed, remote: Option<&Remote>) -> Plan {
     }
 
     let diff = settings_diff(&d.settings, o);
-    if o.tenant.as_deref().map(str::trim) != Some(tenant.as_str()) {
-        p.actions.push(Action::Repoint { tenant, args: diff });
+    // No tenant configured (an --installer-file install): the one the host has stays.
+    let repoint = d
+        .tenant
+        .as_ref()
+        .filter(|t| o.tenant.as_deref().map(str::trim) != Some(t.as_str()));
+    if let Some(tenant) = repoint {
+        p.actions.push(Action::Repoint {
+            tenant: tenant.clone(),
+            args: diff,
+        });
     } else if !diff.is_empty() {
         p.actions.push(Action::Reconfigure { args: diff });
     }
@@ -584,8 +631,8 @@ mod tests {
             vec![
                 "--set-host-group=web",
                 "--set-monitoring-mode=infra-only",
-                "--set-host-tag=env=prod",
                 "--remove-host-tag=old",
+                "--set-host-tag=env=prod",
                 "--set-host-property=app=shop",
                 "--remove-host-property=x=1",
             ]
@@ -607,6 +654,51 @@ mod tests {
         );
     }
 
+    /// oneagentctl's semantics, in argument order: `--set-host-tag=T` adds T once,
+    /// `--remove-host-tag=X` removes the tags equal to X or whose key is X.
+    fn apply_tag_args(have: &BTreeSet<String>, args: &[String]) -> BTreeSet<String> {
+        let mut tags = have.clone();
+        for a in args {
+            if let Some(t) = a.strip_prefix("--set-host-tag=") {
+                tags.insert(t.to_string());
+            } else if let Some(x) = a.strip_prefix("--remove-host-tag=") {
+                tags.retain(|t| t != x && t.split('=').next() != Some(x));
+            }
+        }
+        tags
+    }
+
+    #[test]
+    fn removing_stray_tags_never_removes_a_wanted_one() {
+        let set = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<BTreeSet<_>>();
+        for (want, have) in [
+            (&["env=prod"][..], &["env"][..]),
+            (
+                &["env=prod", "team=a,b"],
+                &["env", "team", "team=c", "env=dev"],
+            ),
+            (&["env"], &["env=dev", "env"]),
+            (&["a=1", "a=2"], &["a", "a=3"]),
+            (&["x"], &["x", "y"]),
+        ] {
+            let s = Settings {
+                host_tags: set(want),
+                ..Default::default()
+            };
+            let mut o = installed(V2);
+            o.host_tags = Some(set(have));
+            let args = settings_diff(&s, &o);
+            assert_eq!(
+                apply_tag_args(&set(have), &args),
+                set(want),
+                "{have:?} -> {want:?} with {args:?}"
+            );
+            let mut after = o.clone();
+            after.host_tags = Some(set(want));
+            assert!(settings_diff(&s, &after).is_empty(), "{want:?}");
+        }
+    }
+
     #[test]
     fn repoint_carries_the_settings_diff() {
         let mut d = desired();
@@ -619,6 +711,72 @@ mod tests {
             p.actions,
             vec![Action::Repoint {
                 tenant: "abc-p1".into(),
+                args: vec!["--set-host-group=web".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn deployment_metadata_is_installed_and_only_our_keys_drift() {
+        let mut d = desired();
+        d.settings.deployment_metadata = crate::settings::default_deployment_metadata();
+        d.settings
+            .deployment_metadata
+            .insert("orchestration_tech".into(), "Puppet".into());
+        let ours = format!(
+            "--set-deployment-metadata=script_version={}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let p = plan(&d, &Observed::default(), None);
+        let Action::Install { args, .. } = &p.actions[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            args,
+            &vec![
+                "--set-deployment-metadata=orchestration_tech=Puppet".to_string(),
+                ours.clone()
+            ]
+        );
+        assert_eq!(metadata_args(&d.settings), *args);
+
+        // An older bootstrapper's script_version is drift; someone else's key is not.
+        let mut o = installed(V2);
+        o.deployment_metadata = Some(
+            [
+                ("orchestration_tech".to_string(), "Puppet".to_string()),
+                ("script_version".into(), "0.0.1".into()),
+                ("team".into(), "ops".into()),
+            ]
+            .into(),
+        );
+        let p = plan(&d, &o, None);
+        assert_eq!(p.actions, vec![Action::Reconfigure { args: vec![ours] }]);
+        o.deployment_metadata
+            .as_mut()
+            .unwrap()
+            .insert("script_version".into(), env!("CARGO_PKG_VERSION").into());
+        assert!(plan(&d, &o, None).is_converged());
+    }
+
+    #[test]
+    fn only_metadata_changes_need_no_restart() {
+        let meta = "--set-deployment-metadata=script_version=2".to_string();
+        assert!(!needs_restart(std::slice::from_ref(&meta)));
+        assert!(needs_restart(&[meta, "--set-host-group=web".into()]));
+    }
+
+    #[test]
+    fn without_a_configured_tenant_the_hosts_tenant_stays() {
+        let mut d = desired();
+        d.tenant = None;
+        let mut o = installed(V2);
+        o.tenant = Some("whatever-the-installer-said".into());
+        assert!(plan(&d, &o, None).is_converged());
+        d.settings.host_group = Some("web".into());
+        assert_eq!(
+            plan(&d, &o, None).actions,
+            vec![Action::Reconfigure {
                 args: vec!["--set-host-group=web".into()]
             }]
         );

@@ -4,8 +4,6 @@
 //! Human output: progress lines on stderr (`-q` hides them, `-v` adds detail), one final result
 //! line on stdout. With `--json`, stdout holds exactly one JSON object.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -14,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Kind, ResultExt};
+use crate::facts;
+use crate::fsafe;
 use crate::host::{self, Wanted};
+use crate::secret::redact_userinfo;
 use crate::tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,29 +68,42 @@ pub fn status_path(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join("status.json")
 }
 
-/// The last written status, if any (a corrupt file counts as none: it is ours to rewrite).
-pub fn read_status(state_dir: &Path) -> Option<Status> {
-    let text = std::fs::read_to_string(status_path(state_dir)).ok()?;
-    serde_json::from_str(&text).ok()
+/// What `<state-dir>/status.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// No file: no run recorded.
+    None,
+    /// A file that is not a status we wrote (cut, edited, a link): the next apply replaces it.
+    Corrupt(String),
+    Status(Status),
 }
 
-/// Writes status.json atomically (temp file + rename) so readers never see half a file.
+/// The last written status. Never follows a link; a bad file is `Corrupt`, not an error.
+pub fn read_status(state_dir: &Path) -> Recorded {
+    let path = status_path(state_dir);
+    let mut text = String::new();
+    let read = fsafe::open_read(&path).and_then(|f| match f {
+        Some(mut f) => std::io::Read::read_to_string(&mut f, &mut text).map(|_| true),
+        None => Ok(false),
+    });
+    match read {
+        Ok(false) => Recorded::None,
+        Err(e) => Recorded::Corrupt(format!("{} cannot be read ({e})", path.display())),
+        Ok(true) => match serde_json::from_str(&text) {
+            Ok(s) => Recorded::Status(s),
+            Err(e) => Recorded::Corrupt(format!("{} is corrupt ({e})", path.display())),
+        },
+    }
+}
+
+/// Writes status.json atomically (new temp file, never a link, + rename) so readers never see
+/// half a file.
 pub fn write_status(state_dir: &Path, status: &Status) -> Result<()> {
     let path = status_path(state_dir);
-    let tmp = state_dir.join(".status.json.tmp");
     let what = || format!("could not write {}", path.display());
-    let body = serde_json::to_vec_pretty(status).kind(Kind::Internal, what)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(&tmp)
-        .kind(Kind::Config, what)?;
-    f.write_all(&body).kind(Kind::Config, what)?;
-    f.write_all(b"\n").kind(Kind::Config, what)?;
-    drop(f);
-    std::fs::rename(&tmp, &path).kind(Kind::Config, what)
+    let mut body = serde_json::to_vec_pretty(status).kind(Kind::Internal, what)?;
+    body.push(b'\n');
+    fsafe::write_atomic(state_dir, "status.json", &body, 0o644).kind(Kind::Config, what)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,59 +164,96 @@ pub struct Reporter {
     pub verbose: u8,
 }
 
+/// Every line passes the URL-password mask (a `--proxy` password in an oneagentctl command).
 impl Reporter {
     pub fn step(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", redact_userinfo(msg.as_ref()));
         }
     }
 
     pub fn detail(&self, msg: impl AsRef<str>) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("  {}", msg.as_ref());
+            eprintln!("  {}", redact_userinfo(msg.as_ref()));
         }
     }
 
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("warning: {}", msg.as_ref());
+        eprintln!("warning: {}", redact_userinfo(msg.as_ref()));
     }
 }
 
-/// `status [--json]`: the last run's status.json, corrected by a look at the host now.
+/// `status [--json]`: the last run's status.json, corrected by a look at the host now. With
+/// `--json` the object is printed even when something failed, with the error in `error`;
+/// `updatedAt` is the recorded run's time, null when no run is recorded.
 pub fn status_command(cfg: &Config) -> Result<()> {
     let secrets: Vec<&str> = [&cfg.cluster_token, &cfg.api_token]
         .into_iter()
         .flatten()
         .map(|s| s.expose())
         .collect();
-    let live = host::observe(&cfg.install_path, Wanted::default(), &secrets)?;
-    let mut s = read_status(&cfg.state_dir).unwrap_or_else(|| {
-        let mut s = Status::new(
-            if live.installed {
-                State::Installed
-            } else {
-                State::NotInstalled
-            },
-            format!("no run recorded in {}", cfg.state_dir.display()),
-        );
-        s.tenant = live.tenant.clone();
+    let mut error = None;
+    let recorded = match fsafe::trusted_dir(&cfg.state_dir, "the state directory") {
+        Ok(Some(dir)) => read_status(&dir),
+        Ok(None) => Recorded::None,
+        Err(e) => {
+            error = Some(e);
+            Recorded::None
+        }
+    };
+    let live = match host::observe(&cfg.install_path, Wanted::default(), &secrets) {
+        Ok(live) => Some(live),
+        Err(e) => {
+            error.get_or_insert(e);
+            None
+        }
+    };
+    let installed = live.as_ref().map_or_else(
+        || host::oneagentctl_present(&cfg.install_path),
+        |l| l.installed,
+    );
+    let unrecorded = |message: String| {
+        let state = if installed {
+            State::Installed
+        } else {
+            State::NotInstalled
+        };
+        let mut s = Status::new(state, message);
+        s.tenant = live.as_ref().and_then(|l| l.tenant.clone());
         s
-    });
-    if s.state == State::Installed && !live.installed {
+    };
+    let (mut s, updated_at) = match recorded {
+        Recorded::Status(s) => {
+            let at = s.updated_at.clone();
+            (s, Some(at))
+        }
+        Recorded::None => (
+            unrecorded(format!("no run recorded in {}", cfg.state_dir.display())),
+            None,
+        ),
+        Recorded::Corrupt(why) => (
+            unrecorded(format!("{why}; the next apply replaces it")),
+            None,
+        ),
+    };
+    if s.state == State::Installed && !installed {
         s.state = State::NotInstalled;
         s.message = "OneAgent was removed since the last run".into();
     }
-    s.is_agent_installed = live.installed;
-    s.version = live
-        .version
-        .clone()
-        .or(if live.installed { s.version } else { None });
+    s.is_agent_installed = installed;
+    if let Some(live) = &live {
+        s.version = live
+            .version
+            .clone()
+            .or(if live.installed { s.version } else { None });
+    }
+    let error_line = error.as_ref().map(crate::error::one_line);
     if cfg.json {
-        println!(
-            "{}",
-            serde_json::to_string(&s).kind(Kind::Internal, || "encoding status".into())?
-        );
-        return Ok(());
+        let mut v = serde_json::to_value(&s).kind(Kind::Internal, || "encoding status".into())?;
+        v["updatedAt"] = updated_at.clone().into();
+        v["error"] = error_line.into();
+        println!("{v}");
+        return error.map_or(Ok(()), Err);
     }
     let upgrade = match s.is_upgrade_available {
         Some(true) => "yes",
@@ -223,13 +274,20 @@ pub fn status_command(cfg: &Config) -> Result<()> {
         "installer root:    {}",
         s.installer_root.as_deref().unwrap_or("-")
     );
-    println!("updated at:        {}", s.updated_at);
-    Ok(())
+    println!(
+        "updated at:        {}",
+        updated_at.as_deref().unwrap_or("-")
+    );
+    error.map_or(Ok(()), Err)
 }
 
 /// `facts [--json]`: every fact with its source, and the tenant they derive (or why not).
 pub fn facts_command(cfg: &Config) -> Result<()> {
-    let facts = crate::apply::gather_facts(cfg)?;
+    let facts = facts::configured(
+        cfg.facts_file.as_deref(),
+        &cfg.facts,
+        cfg.hostname_pattern.as_ref(),
+    )?;
     let tenant = tenant::resolve(&cfg.tenant, &facts);
     if cfg.json {
         let map: serde_json::Map<String, serde_json::Value> = facts
@@ -299,7 +357,9 @@ mod tests {
         }
         assert_eq!(v["state"], "Installed");
         assert!(v["isUpgradeAvailable"].is_null());
-        assert_eq!(read_status(dir.path()), Some(s));
+        assert_eq!(read_status(dir.path()), Recorded::Status(s));
+        std::fs::write(status_path(dir.path()), "{\"state\": ").unwrap();
+        assert!(matches!(read_status(dir.path()), Recorded::Corrupt(m) if m.contains("corrupt")));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Tokens as a type that cannot be printed by accident.
+//! Tokens as a type that cannot be printed by accident, and the one redaction of passwords
+//! in URLs (`http://user:***@host`) that everything printed or stored passes through.
 
 use std::fmt;
 
@@ -44,9 +45,96 @@ impl fmt::Display for Secret {
     }
 }
 
+/// What replaces the password of a URL's userinfo.
+pub const MASK: &str = "***";
+
+/// `text` with the password of every URL userinfo masked: `http://user:pass@host` and the
+/// scheme-less `user:pass@host` OneAgent's `--set-proxy` also takes (after an `=` too, as in
+/// `--set-proxy=user:pass@host`). Words end at white space only, since a password may hold
+/// `,`, `'` or `(`; an authority ends at the next `/` (`--proxy` refuses an unencoded `/`,
+/// `?` or `#` in its userinfo), its userinfo at the last `@` in it.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        out.push_str(&redact_word(word));
+        let sep_len = after.chars().next().map_or(0, char::len_utf8);
+        out.push_str(&after[..sep_len]);
+        rest = &after[sep_len..];
+    }
+    out
+}
+
+/// Every authority in `word`: after each `://`, or (without any) after the first `=`.
+fn redact_word(word: &str) -> String {
+    if !word.contains('@') {
+        return word.to_string();
+    }
+    let mut starts: Vec<usize> = word.match_indices("://").map(|(i, _)| i + 3).collect();
+    if starts.is_empty() {
+        starts.push(word.find('=').map_or(0, |i| i + 1));
+    }
+    let mut out = String::with_capacity(word.len());
+    let mut done = 0;
+    for start in starts {
+        if start < done {
+            continue;
+        }
+        let end = word[start..].find('/').map_or(word.len(), |i| start + i);
+        let authority = &word[start..end];
+        let Some(at) = authority.rfind('@') else {
+            continue;
+        };
+        let Some(colon) = authority[..at].find(':') else {
+            continue;
+        };
+        out.push_str(&word[done..start + colon + 1]);
+        out.push_str(MASK);
+        done = start + at;
+    }
+    out.push_str(&word[done..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_passwords_are_masked_wherever_they_appear() {
+        for (text, want) in [
+            ("http://user:pass@proxy:8080", "http://user:***@proxy:8080"),
+            (
+                "set --set-proxy=https://u:p@ss:w=rd@h:3128/x?q=1 then",
+                "set --set-proxy=https://u:***@h:3128/x?q=1 then",
+            ),
+            (
+                "--set-proxy=alice:s3cret@10.0.0.1:8080",
+                "--set-proxy=alice:***@10.0.0.1:8080",
+            ),
+            (
+                "proxy (http://u:p@h) failed",
+                "proxy (http://u:***@h) failed",
+            ),
+            ("'http://u:p@h'", "'http://u:***@h'"),
+            ("\"http://u:p,(w)'x@h\"", "\"http://u:***@h\""),
+            ("(u:p,w@h:1)", "(u:***@h:1)"),
+            (
+                "a=http://u:p@h,b=https://v:q@i/x",
+                "a=http://u:***@h,b=https://v:***@i/x",
+            ),
+            // Nothing to mask: no password, an @ in a path, a mail address, plain text.
+            ("http://user@h", "http://user@h"),
+            ("https://h/a:b@c", "https://h/a:b@c"),
+            ("mail ops@example.com now", "mail ops@example.com now"),
+            ("tenant abc-p1: ok", "tenant abc-p1: ok"),
+            ("ünïcode ✓ http://ü:ö@h", "ünïcode ✓ http://ü:***@h"),
+        ] {
+            assert_eq!(redact_userinfo(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn never_prints_and_yields_the_public_id() {

@@ -166,7 +166,7 @@ fn used_list(used: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn render_for(what: &str, template: &str, facts: &Facts) -> Result<Rendered> {
+pub(crate) fn render_for(what: &str, template: &str, facts: &Facts) -> Result<Rendered> {
     render(template, facts).map_err(|e| {
         let hint =
             match e {

@@ -8,6 +8,10 @@ use crate::error::{failure, one_line, Kind};
 use crate::http::{Call, Client, Method};
 use crate::secret::Secret;
 
+mod sweep;
+
+pub use sweep::run_token_name;
+
 /// The token that mints and revokes: the tenant's token-management token, or the operator's.
 const MANAGEMENT_TOKEN: &str = "the minting token (token-management token or --api-token-file)";
 /// Long enough for a slow download; the guard revokes it sooner anyway.
@@ -21,13 +25,27 @@ pub struct Minted {
     pub token: Secret,
 }
 
-/// Mints a token with scope `InstallerDownload` only, expiring in 15 minutes.
+/// Mints a token with scope `InstallerDownload` only, expiring in 15 minutes. (The run mints
+/// through [`MintedGuard::mint`], which also revokes what a lost answer left.)
+#[cfg(test)]
 pub fn mint_installer_token(
     c: &Client,
     api_url: &str,
     management_token: &Secret,
     label: &str,
 ) -> anyhow::Result<Minted> {
+    mint_tracked(c, api_url, management_token, label).0
+}
+
+/// [`mint_installer_token`], and whether the server may hold a token of this name that the
+/// result does not name: a try's answer was lost (cut, timed out) or unreadable, so a retry
+/// may have minted a second one, or the failure hides a first.
+fn mint_tracked(
+    c: &Client,
+    api_url: &str,
+    management_token: &Secret,
+    label: &str,
+) -> (anyhow::Result<Minted>, bool) {
     let url = format!("{}/v2/apiTokens", api_url.trim_end_matches('/'));
     let doing = "minting the installer download token";
     let body = json!({ "name": label, "scopes": [INSTALLER_SCOPE], "expirationDate": EXPIRY });
@@ -36,23 +54,32 @@ pub fn mint_installer_token(
         .scope("apiTokens.write")
         .not_found("the API URL is wrong or the tenant does not exist: check --api-url")
         .json(&body);
-    let reply = c.call(&call, &[201])?;
+    let lost_before = c.lost_answers();
+    let reply = c.call(&call, &[201]);
+    let lost = c.lost_answers() != lost_before;
+    let reply = match reply {
+        Ok(r) => r,
+        Err(e) => return (Err(e), lost),
+    };
     #[derive(Deserialize)]
     struct Created {
         id: Option<String>,
         token: String,
     }
-    let created: Created = reply.json(&call)?;
-    let token = Secret::new(created.token);
-    let id = created
-        .id
-        .or_else(|| token.token_id().map(str::to_string))
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| call.api_error("answered without a token id"))?;
-    if token.is_empty() {
-        return Err(call.api_error("answered with an empty token"));
-    }
-    Ok(Minted { id, token })
+    let parsed = reply.json::<Created>(&call).and_then(|created| {
+        let token = Secret::new(created.token);
+        let id = created
+            .id
+            .or_else(|| token.token_id().map(str::to_string))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| call.api_error("answered without a token id"))?;
+        if token.is_empty() {
+            return Err(call.api_error("answered with an empty token"));
+        }
+        Ok(Minted { id, token })
+    });
+    let unreadable = parsed.is_err();
+    (parsed, lost || unreadable)
 }
 
 /// The scopes of `token`, asked with the token itself (`POST apiTokens/lookup`).
@@ -100,24 +127,42 @@ pub struct MintedGuard<'a> {
     client: &'a Client,
     api_url: String,
     management_token: Secret,
+    /// Unique to this run (see [`run_token_name`]): how leftovers of a lost answer are found.
+    name: String,
     minted: Option<Minted>,
+    /// Other tokens of `name` may exist (a retried mint): revoke them by name too.
+    sweep: bool,
 }
 
 impl<'a> MintedGuard<'a> {
-    /// Mints the installer token and guards it.
+    /// Mints the installer token named `name` (unique to this run) and guards it. When the
+    /// mint fails after the server may have minted, the tokens of that name are revoked before
+    /// the error is returned: minted = revoked under every fault.
     pub fn mint(
         client: &'a Client,
         api_url: &str,
         management_token: &Secret,
-        label: &str,
+        name: &str,
     ) -> anyhow::Result<MintedGuard<'a>> {
-        let minted = mint_installer_token(client, api_url, management_token, label)?;
-        Ok(MintedGuard {
-            client,
-            api_url: api_url.to_string(),
-            management_token: management_token.clone(),
-            minted: Some(minted),
-        })
+        let (minted, uncertain) = mint_tracked(client, api_url, management_token, name);
+        match minted {
+            Ok(m) => Ok(MintedGuard {
+                client,
+                api_url: api_url.to_string(),
+                management_token: management_token.clone(),
+                name: name.to_string(),
+                minted: Some(m),
+                sweep: uncertain,
+            }),
+            Err(e) => {
+                if uncertain {
+                    if let Err(w) = sweep::revoke_named(client, api_url, management_token, name) {
+                        eprintln!("warning: {}", sweep::warning(name, &w));
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     pub fn token(&self) -> Option<&Secret> {
@@ -131,19 +176,35 @@ impl<'a> MintedGuard<'a> {
     /// Revokes now. An error here should be reported as a warning: the run's outcome does not
     /// depend on it and the token expires by itself.
     pub fn revoke(mut self) -> anyhow::Result<()> {
-        match self.minted.take() {
-            Some(m) => revoke(self.client, &self.api_url, &self.management_token, &m.id),
-            None => Ok(()),
+        self.revoke_all()
+    }
+
+    /// Our token by id, then (after a retried mint) every other token of our name.
+    fn revoke_all(&mut self) -> anyhow::Result<()> {
+        let Some(m) = self.minted.take() else {
+            return Ok(());
+        };
+        let own = revoke(self.client, &self.api_url, &self.management_token, &m.id);
+        if std::mem::take(&mut self.sweep) {
+            let swept = sweep::revoke_named(
+                self.client,
+                &self.api_url,
+                &self.management_token,
+                &self.name,
+            );
+            if let Err(e) = swept {
+                eprintln!("warning: {}", sweep::warning(&self.name, &e));
+            }
         }
+        own
     }
 }
 
 impl Drop for MintedGuard<'_> {
     fn drop(&mut self) {
-        if let Some(m) = self.minted.take() {
-            if let Err(e) = revoke(self.client, &self.api_url, &self.management_token, &m.id) {
-                eprintln!("warning: {}", revoke_warning(&m.id, &e));
-            }
+        let id = self.id().unwrap_or("?").to_string();
+        if let Err(e) = self.revoke_all() {
+            eprintln!("warning: {}", revoke_warning(&id, &e));
         }
     }
 }

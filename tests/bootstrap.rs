@@ -15,6 +15,7 @@ fn fresh_install_requests() -> Vec<String> {
     vec![
         format!("GET {ENV}"),
         format!("PUT {ENV}"),
+        format!("POST {ENV}/tokenManagementToken"),
         format!("POST {TOKENS}"),
         format!("GET {LATEST}"),
         "DELETE".into(), // completed below with the token id
@@ -71,7 +72,7 @@ fn fresh_host_new_tenant_then_converged() {
     first.code(2);
     let mut want = fresh_install_requests();
     let id = assert_minted_token_revoked(&w);
-    want[4] = format!("DELETE {TOKENS}/{id}");
+    want[5] = format!("DELETE {TOKENS}/{id}");
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
     first.requests(&want);
     let j = first.json();
@@ -80,7 +81,7 @@ fn fresh_host_new_tenant_then_converged() {
     assert_eq!(j["tenant"], "abc-p1");
     assert_eq!(j["actions"][0]["kind"], "install");
     assert_eq!(j["version"], V_NEW);
-    assert_eq!(j["requests"], 5);
+    assert_eq!(j["requests"], 6);
     assert!(j["sha256"].as_str().is_some_and(|s| s.len() == 64), "{j}");
     assert!(j["error"].is_null());
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
@@ -121,7 +122,8 @@ fn fresh_host_new_tenant_then_converged() {
 #[test]
 fn check_on_a_fresh_host_says_install_without_requests() {
     let w = World::new();
-    // A download directory a killed run left behind is removed (by any run, under the lock).
+    // A download directory a killed run left behind is removed by apply (under the lock);
+    // check changes nothing, not even that.
     std::fs::create_dir_all(w.state.join(".download-stale")).unwrap();
     std::fs::write(w.state.join(".download-stale/installer.sh"), "x").unwrap();
     w.cmd("check")
@@ -130,6 +132,8 @@ fn check_on_a_fresh_host_says_install_without_requests() {
         .requests(&[])
         .stdout_has("would change: install");
     assert!(!w.installed());
+    assert!(w.state.join(".download-stale").exists());
+    w.cmd("apply").run().code(2);
     assert!(!w.state.join(".download-stale").exists());
 }
 
@@ -228,9 +232,12 @@ fn upgrade_policy_installs_newer_and_never_downgrades() {
     assert_eq!(up.json()["actions"][0]["kind"], "upgrade");
     assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
     assert_eq!(w.status_json()["isUpgradeAvailable"], false);
-    // An older target: no downgrade.
+    // An older target: no downgrade. (Interval 0: ask now, not the answer remembered above.)
     w.set_target_version("abc-p1", V_OLD);
-    let down = w.cmd("apply").args(&["--upgrade", "--json"]).run();
+    let down = w
+        .cmd("apply")
+        .args(&["--upgrade", "--json", "--version-check-interval", "0s"])
+        .run();
     down.code(0).stderr_has("not downgrading");
     assert_eq!(down.json()["actions"], serde_json::json!([]));
     assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
@@ -346,7 +353,7 @@ fn exit_4_for_api_failures_and_unknown_tenant_without_cluster_token() {
     // No cluster token, an API token of another tenant: the tenant cannot be checked or created.
     let w = World::new();
     let token_file = w.dir.path().join("api-token");
-    std::fs::write(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").unwrap();
+    harness::write_private(&token_file, "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
     let r = w
         .cmd("apply")
         .without_cluster_token()
@@ -582,7 +589,7 @@ fn api_token_is_used_directly_or_mints_and_revokes() {
     let w = World::new();
     let token = w.env_token("abc-p1", &["InstallerDownload"]);
     let file = w.dir.path().join("api-token");
-    std::fs::write(&file, &token).unwrap();
+    harness::write_private(&file, &token);
     let r = w
         .cmd("apply")
         .without_cluster_token()
@@ -637,19 +644,8 @@ fn json_result_on_failure_names_the_error() {
 #[test]
 fn verify_command_checks_signature_and_digest() {
     let w = World::new();
-    let token = w.env_token("abc-p1", &["InstallerDownload"]);
-    let mut resp = ureq::get(format!("{}{LATEST}", w.sim.url()))
-        .header("Authorization", &format!("Api-Token {token}"))
-        .call()
-        .expect("installer download");
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .expect("installer body");
-    let file = w.dir.path().join("installer.sh");
-    std::fs::write(&file, &body).unwrap();
+    let file = w.installer_file("abc-p1");
+    let body = std::fs::read(&file).unwrap();
     let ca = w.ca.to_str().unwrap().to_string();
     let path = file.to_str().unwrap().to_string();
     w.bare(&["verify", &path, "--installer-ca-file", &ca])

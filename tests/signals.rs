@@ -148,8 +148,9 @@ fn stop_a_hanging_installer(sig: i32, name: &str) {
     let w = World::new();
     w.fault("GET", INSTALLER, Fault::InstallerHangs);
     let run = w.cmd("apply").args(&["--installer-timeout", "60s"]).start();
-    // The installer is `sh <state>/.download-XXX/<file> ...`; the state dir is this test's own.
-    let state = w.state.display().to_string();
+    // The installer is `sh /dev/fd/N INSTALL_PATH=<install> ...`; the install path is this
+    // test's own.
+    let state = format!("INSTALL_PATH={}", w.install.display());
     let mut installer = None;
     wait_for(Duration::from_secs(10), "the installer process", || {
         installer = processes()

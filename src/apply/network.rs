@@ -1,7 +1,10 @@
 //! Everything `apply` needs from Dynatrace, obtained lazily so a converged host never builds a
 //! token or sends a request: the HTTP client, the tenant (ensured with the cluster token), the
 //! installer download token (given, or minted and revoked), the target version, the
-//! connection info and the installer download itself.
+//! connection info and the installer download itself. User groups (network/groups.rs) are
+//! made right just after this run creates the tenant.
+
+mod groups;
 
 use std::cell::OnceCell;
 use std::path::Path;
@@ -12,8 +15,9 @@ use crate::cluster;
 use crate::config::Config;
 use crate::download::{self, ConnectionInfo, Downloaded, StreamCheck};
 use crate::error::{failure, Kind};
+use crate::groups::Wanted;
 use crate::http::{Call, Client, HttpOptions, Method};
-use crate::report::Reporter;
+use crate::report::{ActionReport, Reporter};
 use crate::secret::Secret;
 use crate::tenant::Tenant;
 use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
@@ -27,11 +31,42 @@ enum InstallerToken<'c> {
 pub struct Network<'c> {
     cfg: &'c Config,
     tenant: Option<&'c Tenant>,
+    /// The machine architecture (`--arch` or the `arch` fact), mapped when a request needs it.
+    machine: &'c str,
     out: Reporter,
     client: &'c OnceCell<Client>,
     token: Option<InstallerToken<'c>>,
     /// The token was revoked: a second mint in one run would be a bug (one token per run).
     revoked: bool,
+    /// `check`: never create the tenant (a missing one is [`TenantMissing`]).
+    read_only: bool,
+    /// The rendered --tenant-group groups, what was done to them, and whether that is over.
+    groups: &'c [Wanted],
+    /// `apply` (not `check`, whose `--upgrade` also ensures the tenant): groups may be written.
+    write_groups: bool,
+    group_steps: Vec<ActionReport>,
+    groups_done: bool,
+}
+
+/// `check` found that the tenant does not exist (apply would create it).
+#[derive(Debug)]
+pub struct TenantMissing(String);
+
+impl std::fmt::Display for TenantMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tenant {} does not exist: apply would create it (check creates nothing), so the \
+             target version cannot be read yet",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TenantMissing {}
+
+pub fn is_tenant_missing(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<TenantMissing>().is_some()
 }
 
 /// The HTTP client, built on first use (so a converged run does not even load CA files).
@@ -50,35 +85,40 @@ pub fn client<'c>(cfg: &Config, cell: &'c OnceCell<Client>, quiet: bool) -> Resu
         .ok_or_else(|| failure(Kind::Internal, "the HTTP client was not kept"))
 }
 
-/// OneAgent's name for this machine's architecture.
-pub fn installer_arch() -> Result<&'static str> {
-    match std::env::consts::ARCH {
-        "x86_64" | "x86" => Ok("x86"),
-        "aarch64" => Ok("arm"),
-        "powerpc64" => Ok("ppcle"),
-        "s390x" => Ok("s390"),
-        other => Err(failure(
-            Kind::Config,
-            format!("no OneAgent installer for architecture '{other}'"),
-        )),
-    }
-}
-
 impl<'c> Network<'c> {
     pub fn new(
         cfg: &'c Config,
         tenant: Option<&'c Tenant>,
+        machine: &'c str,
         out: Reporter,
         client: &'c OnceCell<Client>,
     ) -> Network<'c> {
         Network {
             cfg,
             tenant,
+            machine,
             out,
             client,
             token: None,
             revoked: false,
+            read_only: false,
+            groups: &[],
+            write_groups: false,
+            group_steps: Vec::new(),
+            groups_done: false,
         }
+    }
+
+    /// For `check`: nothing is created on the cluster.
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    pub fn with_groups(mut self, groups: &'c [Wanted], write: bool) -> Self {
+        self.groups = groups;
+        self.write_groups = write;
+        self
     }
 
     fn client(&self) -> Result<&'c Client> {
@@ -92,6 +132,11 @@ impl<'c> Network<'c> {
                 "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
             )
         })
+    }
+
+    /// The installer arch for this host; checked before the first request that needs it.
+    pub fn arch(&self) -> Result<&'static str> {
+        download::installer_arch(self.machine)
     }
 
     pub fn api_url(&self) -> Result<String> {
@@ -118,16 +163,16 @@ impl<'c> Network<'c> {
         }
     }
 
-    /// Makes sure the tenant exists (with a cluster token); the token-management token when
-    /// creating it gave us one.
-    fn ensure_tenant(&self) -> Result<Option<Secret>> {
+    /// Makes sure the tenant exists (with a cluster token); with --tenant-group, its groups
+    /// when this run created it (or --reconcile-groups).
+    fn ensure_tenant(&mut self) -> Result<()> {
         let tenant = self.tenant()?;
         let Some(cluster_token) = &self.cfg.cluster_token else {
             self.out.step(format!(
                 "no cluster token: not checking whether tenant {} exists (it cannot be created)",
                 tenant.id
             ));
-            return Ok(None);
+            return Ok(());
         };
         let cluster_url = self.cfg.cluster_url.as_deref().ok_or_else(|| {
             failure(
@@ -135,6 +180,15 @@ impl<'c> Network<'c> {
                 "a cluster token is set but no --cluster-url (DT_CLUSTER_URL)",
             )
         })?;
+        if self.read_only {
+            let exists =
+                cluster::tenant_exists(self.client()?, cluster_url, cluster_token, &tenant.id)?;
+            if !exists {
+                return Err(anyhow::Error::new(TenantMissing(tenant.id.clone())));
+            }
+            // Nothing created, so nothing to hand back.
+            return Ok(());
+        }
         let ensured = cluster::ensure_tenant(
             self.client()?,
             cluster_url,
@@ -148,7 +202,20 @@ impl<'c> Network<'c> {
         } else {
             format!("tenant {}: exists", tenant.id)
         });
-        Ok(ensured.token_management_token)
+        if self.write_groups && (ensured.created || self.cfg.groups.reconcile) {
+            self.converge_groups().with_context(|| {
+                if ensured.created {
+                    format!(
+                        "tenant {} was created but its user groups may be incomplete (rerun \
+                         with --reconcile-groups)",
+                        tenant.id
+                    )
+                } else {
+                    format!("reconciling the user groups of tenant {}", tenant.id)
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// The installer download token, obtained once per run.
@@ -174,16 +241,15 @@ impl<'c> Network<'c> {
             ));
         }
         self.preflight()?;
-        let created_token = self.ensure_tenant()?;
+        self.ensure_tenant()?;
         let tenant = self.tenant()?;
         let api_url = self.api_url()?;
         let client = self.client()?;
-        let label = format!(
-            "oneagent-bootstrap installer download ({})",
-            hostname::get()
+        let label = token::run_token_name(
+            &hostname::get()
                 .ok()
                 .and_then(|h| h.into_string().ok())
-                .unwrap_or_else(|| "unknown host".into())
+                .unwrap_or_else(|| "unknown host".into()),
         );
         if let Some(api_token) = &self.cfg.api_token {
             let scopes = token::scopes_of(client, &api_url, api_token).with_context(|| {
@@ -209,13 +275,14 @@ impl<'c> Network<'c> {
             ));
             return Ok(InstallerToken::Minted(guard));
         }
-        let management = match (created_token, &self.cfg.cluster_token) {
-            (Some(t), _) => t,
-            (None, Some(cluster_token)) => {
+        // Short-lived (5 min) for a new tenant as for an existing one: it cannot revoke
+        // itself, so it must expire by itself.
+        let management = match &self.cfg.cluster_token {
+            Some(cluster_token) => {
                 let cluster_url = self.cfg.cluster_url.as_deref().unwrap_or_default();
                 cluster::token_management_token(client, cluster_url, cluster_token, &tenant.id)?
             }
-            (None, None) => return Err(failure(Kind::Internal, "no token passed the preflight")),
+            None => return Err(failure(Kind::Internal, "no token passed the preflight")),
         };
         let guard = MintedGuard::mint(client, &api_url, &management, &label)?;
         self.out.step(format!(
@@ -227,9 +294,19 @@ impl<'c> Network<'c> {
 
     /// What `latest` means for this tenant now.
     pub fn target_version(&mut self) -> Result<String> {
-        let arch = installer_arch()?;
+        let arch = self.arch()?;
+        self.preflight()?;
         let api_url = self.api_url()?;
         let client = self.client()?;
+        // An operator's API token with InstallerDownload makes the check this one request (no
+        // scope lookup); without the scope (403) it mints a download token as usual.
+        if let (None, Some(api_token)) = (&self.token, &self.cfg.api_token) {
+            if let Some(v) = download::target_version_if_allowed(client, &api_url, api_token, arch)?
+            {
+                self.token = Some(InstallerToken::Given(api_token.clone()));
+                return Ok(v);
+            }
+        }
         let token = self.installer_token()?.clone();
         download::target_version(client, &api_url, &token, arch)
     }
@@ -248,11 +325,23 @@ impl<'c> Network<'c> {
         check: &mut dyn StreamCheck,
         progress: bool,
     ) -> Result<Downloaded> {
-        let arch = installer_arch()?;
+        let arch = self.arch()?;
         let url = download::installer_url(&self.api_url()?, version, arch);
         let client = self.client()?;
         let token = self.installer_token()?.clone();
-        download::download_installer(client, &url, &token, dir, check, progress)
+        let limit = format!(
+            "--download-timeout {}",
+            humantime::format_duration(self.cfg.download_timeout)
+        );
+        download::download_installer(
+            client,
+            &url,
+            &token,
+            dir,
+            check,
+            progress,
+            Some((self.cfg.download_timeout, &limit)),
+        )
     }
 
     /// GET of a public document (the root certificate), for verify::load_trust.

@@ -17,6 +17,29 @@ fn installer_urls_for_latest_and_a_version() {
     );
 }
 
+#[test]
+fn machine_architectures_map_to_installer_arches() {
+    for (machine, arch) in [
+        ("x86_64", "x86"),
+        ("amd64", "x86"),
+        ("aarch64", "arm"),
+        ("ARM64", "arm"),
+        ("ppc64le", "ppcle"),
+        ("s390x", "s390"),
+        ("s390", "s390"),
+    ] {
+        assert_eq!(installer_arch(machine).unwrap(), arch, "{machine}");
+    }
+    for bad in ["riscv64", "i686", "ppc64", "", "x86&flavor=musl"] {
+        let e = installer_arch(bad).unwrap_err();
+        assert_eq!(
+            crate::error::kind_of(&e),
+            crate::error::Kind::Config,
+            "{bad}"
+        );
+    }
+}
+
 mod against_dtsim {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 
@@ -105,7 +128,7 @@ mod against_dtsim {
         let s = setup("dl-ok");
         let url = installer_url(&s.api, "latest", "x86");
         let mut rec = Recorder::default();
-        let d = download_installer(&s.c, &url, &s.token, &s.dir, &mut rec, false).unwrap();
+        let d = download_installer(&s.c, &url, &s.token, &s.dir, &mut rec, false, None).unwrap();
         let bytes = fs::read(&d.path).unwrap();
         // dtsim pads to about the requested size.
         assert!(bytes.len() as u64 > SIZE * 99 / 100, "{}", bytes.len());
@@ -121,7 +144,7 @@ mod against_dtsim {
 
         // A given version downloads too, and is a different file.
         let url = installer_url(&s.api, "1.299.40.20250908-101500", "x86");
-        let old = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap();
+        let old = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false, None).unwrap();
         assert_ne!(old.sha256, d.sha256);
     }
 
@@ -138,7 +161,7 @@ mod against_dtsim {
         ));
         let url = installer_url(&s.api, "latest", "x86");
         let mut rec = Recorder::default();
-        let d = download_installer(&s.c, &url, &s.token, &s.dir, &mut rec, false).unwrap();
+        let d = download_installer(&s.c, &url, &s.token, &s.dir, &mut rec, false, None).unwrap();
         let bytes = fs::read(&d.path).unwrap();
         assert_eq!(d.sha256, hex::encode(Sha256::digest(&bytes)));
         assert_eq!(d.sha256, hex::encode(rec.hasher.clone().finalize()));
@@ -159,7 +182,8 @@ mod against_dtsim {
             },
         ));
         let url = installer_url(&s.api, "latest", "x86");
-        let err = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap_err();
+        let err =
+            download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false, None).unwrap_err();
         let text = message(&err, &[&s.token, &s.mgmt]);
         assert_eq!(kind_of(&err), Kind::Api, "{text}");
         assert!(text.contains("gave up after 4 tries"), "{text}");
@@ -185,7 +209,7 @@ mod against_dtsim {
         ));
         let url = installer_url(&s.api, "latest", "x86");
         let start = std::time::Instant::now();
-        let d = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap();
+        let d = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false, None).unwrap();
         assert!(start.elapsed() < std::time::Duration::from_millis(2500));
         assert_eq!(d.bytes, fs::metadata(&d.path).unwrap().len());
         assert_eq!(installer_gets(&s.sim), 2);
@@ -195,7 +219,8 @@ mod against_dtsim {
     fn unexpected_statuses_fail_without_retry_and_without_a_file() {
         let s = setup("dl-status");
         let url = installer_url(&s.api, "9.9.9.20990101-000000", "x86");
-        let err = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap_err();
+        let err =
+            download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false, None).unwrap_err();
         let text = message(&err, &[&s.token, &s.mgmt]);
         assert!(text.contains("answered 404"), "{text}");
         assert!(text.contains("--version"), "{text}");
@@ -205,7 +230,8 @@ mod against_dtsim {
         s.sim
             .add_fault(fault("GET", INSTALLER, None, Fault::Status { status: 304 }));
         let url = installer_url(&s.api, "latest", "x86");
-        let err = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap_err();
+        let err =
+            download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false, None).unwrap_err();
         let text = message(&err, &[&s.token, &s.mgmt]);
         assert_eq!(kind_of(&err), Kind::Api);
         assert!(text.contains("answered 304"), "{text}");
@@ -218,7 +244,8 @@ mod against_dtsim {
         let s = setup("dl-dir");
         fs::set_permissions(&s.dir, fs::Permissions::from_mode(0o755)).unwrap();
         let url = installer_url(&s.api, "latest", "x86");
-        let err = download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false).unwrap_err();
+        let err =
+            download_installer(&s.c, &url, &s.token, &s.dir, &mut (), false, None).unwrap_err();
         assert!(message(&err, &[&s.token]).contains("0700"), "{err:#}");
         assert_eq!(installer_gets(&s.sim), 0);
     }
@@ -273,7 +300,7 @@ fn memory_stays_flat_for_a_large_installer() {
     let before = peak_rss_kib();
     let start = std::time::Instant::now();
     let url = installer_url(&api, "latest", "x86");
-    let d = download_installer(&c, &url, &token, &dir, &mut (), false).unwrap();
+    let d = download_installer(&c, &url, &token, &dir, &mut (), false, None).unwrap();
     let grew = peak_rss_kib().saturating_sub(before);
     eprintln!(
         "downloaded {} bytes in {:?}; peak RSS grew by {grew} KiB",

@@ -1,7 +1,7 @@
 //! A request as the domain modules describe it ([`Call`]), its answer ([`Reply`]) and how one
 //! try ended ([`Attempt`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
@@ -40,6 +40,9 @@ pub struct Call<'a> {
     /// What is being done, to what: the start of every error message ("creating tenant 'x'").
     pub doing: &'a str,
     pub hints: Hints<'a>,
+    /// When the whole call, retries and body included, must be over, and the option that set
+    /// it (named in the error).
+    pub deadline: Option<(Instant, &'a str)>,
 }
 
 impl<'a> Call<'a> {
@@ -51,6 +54,7 @@ impl<'a> Call<'a> {
             json: None,
             doing,
             hints: Hints::default(),
+            deadline: None,
         }
     }
 
@@ -72,6 +76,13 @@ impl<'a> Call<'a> {
 
     pub fn not_found(mut self, hint: &'a str) -> Self {
         self.hints.not_found = Some(hint);
+        self
+    }
+
+    /// The call fails (Kind::Api) once `at` passes, even inside a slow body; `limit` names the
+    /// option that set it (`--download-timeout 30m`).
+    pub fn deadline(mut self, at: Instant, limit: &'a str) -> Self {
+        self.deadline = Some((at, limit));
         self
     }
 

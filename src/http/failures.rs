@@ -98,14 +98,14 @@ impl Client {
     pub fn transport_failure(&self, call: &Call, err: impl Into<ureq::Error>) -> Attempt {
         use ureq::Error as E;
         let err = err.into();
-        let tls_hint = if self.accept_any {
-            "the TLS handshake failed even without certificate checks: is this an HTTPS port?"
-        } else {
-            "the server's certificate is not trusted or does not match the host name: give its \
-             CA with --ca-file (PEM), or accept any certificate with --ssl-mode all"
+        let rustls_error = match &err {
+            E::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+            E::Rustls(e) => Some(e),
+            _ => None,
         };
+        let tls_hint = tls_hint(rustls_error, self.accept_any);
         let (retry, hint) = match &err {
-            E::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => (false, tls_hint),
+            E::Io(_) if rustls_error.is_some() => (false, tls_hint),
             E::Rustls(_) | E::Tls(_) | E::Pem(_) => (false, tls_hint),
             E::Timeout(_) => (
                 true,
@@ -144,6 +144,32 @@ impl Client {
             }
         } else {
             Attempt::Fail(failure(Kind::Api, message))
+        }
+    }
+}
+
+/// What to do about a failed TLS handshake. The safe fixes come first; `--ssl-mode all` last,
+/// with what it costs.
+fn tls_hint(err: Option<&rustls::Error>, accept_any: bool) -> &'static str {
+    use rustls::CertificateError as C;
+    if accept_any {
+        return "the TLS handshake failed even without certificate checks: is this an HTTPS port?";
+    }
+    match err {
+        Some(rustls::Error::InvalidCertificate(
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+        )) => {
+            "the server's certificate is expired or not yet valid: first check this host's \
+             clock (date -u), then that the server sends its current certificate and that \
+             --ca-file (PEM) holds its current CA; only as a last resort --ssl-mode all, which \
+             accepts any certificate, so anyone on the network path could impersonate the \
+             cluster and read the tokens"
+        }
+        _ => {
+            "the server's certificate is not trusted or does not match the host name: give its \
+             CA with --ca-file (PEM); only as a last resort --ssl-mode all, which accepts any \
+             certificate, so anyone on the network path could impersonate the cluster and read \
+             the tokens"
         }
     }
 }

@@ -9,19 +9,11 @@ use serde::Deserialize;
 
 use crate::secret::Secret;
 
-/// The URL without query string, fragment or `user:password@`: the parts that can hold secrets.
+/// The URL without query string or fragment, its password masked: the parts that can hold
+/// secrets.
 pub fn strip_url(url: &str) -> String {
     let end = url.find(['?', '#']).unwrap_or(url.len());
-    let url = &url[..end];
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_string(),
-    }
+    crate::secret::redact_userinfo(&url[..end])
 }
 
 /// Anything shaped like a Dynatrace token (`dt0c01.PUBLIC.SECRET`) keeps only its public id.
@@ -166,10 +158,10 @@ mod tests {
         "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
     #[test]
-    fn urls_lose_query_fragment_and_credentials() {
+    fn urls_lose_query_fragment_and_password() {
         assert_eq!(
             strip_url("https://u:p@h.example:8443/e/x/api?Api-Token=abc#f"),
-            "https://h.example:8443/e/x/api"
+            "https://u:***@h.example:8443/e/x/api"
         );
         assert_eq!(strip_url("http://127.0.0.1:1/a?b"), "http://127.0.0.1:1/a");
         assert_eq!(strip_url("https://h"), "https://h");

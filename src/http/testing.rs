@@ -54,11 +54,17 @@ pub fn tenant(sim: &Dtsim, c: &Client, id: &str) -> (String, Secret) {
     let cluster = Secret::new(sim.cluster_token());
     let ensured =
         crate::cluster::ensure_tenant(c, &sim.url(), &cluster, id, id, &["test".into()]).unwrap();
-    let mgmt = match ensured.token_management_token {
-        Some(t) => t,
-        None => crate::cluster::token_management_token(c, &sim.url(), &cluster, id).unwrap(),
-    };
+    assert!(ensured.created || crate::cluster::tenant_exists(c, &sim.url(), &cluster, id).unwrap());
+    let mgmt = crate::cluster::token_management_token(c, &sim.url(), &cluster, id).unwrap();
     (format!("{}/e/{id}/api", sim.url()), mgmt)
+}
+
+/// dtsim's token overview (`/__dtsim/tokens`: id, name, environment, scopes, alive).
+pub fn sim_tokens(sim: &Dtsim) -> Vec<serde_json::Value> {
+    let mut resp = ureq::get(format!("{}/__dtsim/tokens", sim.url()))
+        .call()
+        .unwrap();
+    resp.body_mut().read_json().unwrap()
 }
 
 /// `(method, path)` of every request dtsim saw, oldest first.

@@ -375,3 +375,113 @@ fn rate_limit_reset_is_honoured_without_retry_after() {
     assert_eq!(server.join().unwrap().len(), 2);
     assert_eq!(c.requests(), 2);
 }
+
+/// A TLS server on 127.0.0.1 whose certificate (signed by the CA in the returned PEM) expired
+/// in 2001; it answers one handshake attempt.
+fn expired_tls_server() -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    let leaf = params
+        .signed_by(&key, &Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut tcp, _)) = listener.accept() {
+            let mut conn = rustls::ServerConnection::new(config).unwrap();
+            // The client refuses the certificate; the handshake's error ends this.
+            let _ = conn.complete_io(&mut tcp);
+        }
+    });
+    (url, ca.pem())
+}
+
+#[test]
+fn an_expired_certificate_suggests_the_clock_and_ca_first_and_ssl_mode_all_last() {
+    let (url, ca_pem) = expired_tls_server();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let c = client_with(&HttpOptions {
+        ca_file: Some(ca_file),
+        retries: 0,
+        ..HttpOptions::default()
+    });
+    let err = c
+        .call(
+            &Call::new(Method::Get, &url, "looking up tenant 'x'"),
+            &[200],
+        )
+        .unwrap_err();
+    let text = crate::error::one_line(&err);
+    assert_eq!(kind_of(&err), Kind::Api);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing: {text}"))
+    };
+    assert!(text.contains("expired"), "{text}");
+    assert!(at("clock") < at("--ssl-mode all"), "{text}");
+    assert!(at("--ca-file") < at("--ssl-mode all"), "{text}");
+    assert!(at("--ssl-mode all") < at("read the tokens"), "{text}");
+}
+
+#[test]
+fn lost_answers_count_only_tries_the_server_may_have_acted_on() {
+    let sim = sim();
+    let c = client();
+    let (api, mgmt) = tenant(&sim, &c, "lost-1");
+    let url = format!("{api}/v2/apiTokens");
+    let body = serde_json::json!({"name": "x", "scopes": ["InstallerDownload"]});
+    let call = Call::new(Method::Post, &url, "minting")
+        .token(&mgmt, "t")
+        .json(&body);
+    // A refused status: answered, nothing lost.
+    sim.add_fault(fault(
+        "POST",
+        "/e/lost-1/api/v2/apiTokens",
+        Some(1),
+        Fault::Status { status: 503 },
+    ));
+    c.call(&call, &[201]).unwrap();
+    assert_eq!(c.lost_answers(), 0);
+    // A cut answer: lost (the server minted).
+    sim.add_fault(fault(
+        "POST",
+        "/e/lost-1/api/v2/apiTokens",
+        Some(1),
+        Fault::Cut { after_bytes: 0 },
+    ));
+    c.call(&call, &[201]).unwrap();
+    assert_eq!(c.lost_answers(), 1);
+    // Nobody listening: never sent, nothing lost.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nowhere = format!("http://127.0.0.1:{port}/x");
+    let fresh = client_with(&HttpOptions {
+        retries: 0,
+        ..HttpOptions::default()
+    });
+    assert!(fresh
+        .call(&Call::new(Method::Get, &nowhere, "probing"), &[200])
+        .is_err());
+    assert_eq!((fresh.requests(), fresh.lost_answers()), (1, 0));
+}

@@ -10,6 +10,10 @@ use std::process::{Command, Stdio};
 use dtsim::{Dtsim, Fault, FaultRule, Options};
 use serde_json::Value;
 
+// Helpers of tests/hardening_input.rs (token census, faults for N requests, private files).
+mod input;
+pub use input::write_private;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
 pub const PATTERN: &str = r"^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-";
 pub const TEMPLATE: &str = "{customer}-{stage}{index}";
@@ -37,7 +41,7 @@ impl World {
         let ca = dir.path().join("dtsim-ca.pem");
         std::fs::write(&ca, sim.ca_pem()).expect("write CA");
         let cluster_token_file = dir.path().join("cluster-token");
-        std::fs::write(&cluster_token_file, sim.cluster_token()).expect("write token");
+        write_private(&cluster_token_file, &sim.cluster_token());
         World {
             state: dir.path().join("state"),
             install: dir.path().join("oneagent"),
@@ -569,4 +573,161 @@ pub fn find_token(text: &str) -> Option<String> {
         from = start + 7;
     }
     None
+}
+
+// ---- tests/parity.rs ----
+
+impl World {
+    /// Downloads the `latest` x86 installer of environment `env` the way an operator would for
+    /// an air-gapped host, into a file of the test's temp dir; the request log is cleared.
+    pub fn installer_file(&self, env: &str) -> PathBuf {
+        let token = self.env_token(env, &["InstallerDownload"]);
+        let url = format!(
+            "{}/e/{env}/api/v1/deployment/installer/agent/unix/default/latest?arch=x86&flavor=default",
+            self.sim.url()
+        );
+        let mut resp = ureq::get(url)
+            .header("Authorization", &format!("Api-Token {token}"))
+            .call()
+            .expect("installer download");
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .expect("installer body");
+        let path = self.dir.path().join(format!("{env}-installer.sh"));
+        std::fs::write(&path, body).expect("write installer");
+        self.sim.clear_requests();
+        path
+    }
+
+    /// `oneagentctl --get-deployment-metadata` as KEY -> VALUE.
+    pub fn deployment_metadata(&self) -> std::collections::BTreeMap<String, String> {
+        self.oneagentctl(&["--get-deployment-metadata"])
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Run<'_> {
+    /// Drops a default option and its value (e.g. `--cluster-url` for local-only runs).
+    pub fn without(mut self, flag: &str) -> Self {
+        if let Some(i) = self.args.iter().position(|a| a == flag) {
+            self.args.drain(i..(i + 2).min(self.args.len()));
+        }
+        self
+    }
+
+    /// No Dynatrace address and no token: only local work can succeed.
+    pub fn offline(self) -> Self {
+        self.without("--cluster-url").without_cluster_token()
+    }
+}
+
+// --- hardening-fs helpers ---
+
+/// `uid` and `gid` of an unprivileged user that exists on this machine (nobody).
+pub const NOBODY: u32 = 65534;
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", p.display()));
+}
+
+/// Runs `args` as the unprivileged user [`NOBODY`] (a real second user, through setpriv);
+/// whether it succeeded.
+pub fn as_nobody(args: &[&str]) -> bool {
+    let status = Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            "--",
+        ])
+        .args(args)
+        .status()
+        .expect("setpriv runs");
+    status.success()
+}
+
+/// Processes whose command line contains `needle` (not zombies).
+pub fn running_with(needle: &str) -> Vec<Proc> {
+    processes()
+        .into_iter()
+        .filter(|p| p.cmdline.contains(needle) && !matches!(p.state, 'Z' | 'X'))
+        .collect()
+}
+
+// ---- user groups (tests/groups.rs) ----
+
+impl World {
+    /// Every user group on the cluster (`GET /api/v1.0/onpremise/groups`). The group helpers'
+    /// requests show in dtsim's log: clear it before a run whose requests a test asserts.
+    pub fn groups(&self) -> Vec<Value> {
+        let mut r = ureq::get(format!("{}/api/v1.0/onpremise/groups", self.sim.url()))
+            .header(
+                "Authorization",
+                &format!("Api-Token {}", self.sim.cluster_token()),
+            )
+            .call()
+            .expect("list groups");
+        let v: Value = r.body_mut().read_json().expect("groups JSON");
+        v.as_array().cloned().expect("a list of groups")
+    }
+
+    /// The group named `name`.
+    #[track_caller]
+    pub fn group(&self, name: &str) -> Value {
+        self.groups()
+            .into_iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("no group {name:?}"))
+    }
+
+    /// Creates (POST) or replaces (PUT, `body` has the id) a group the way an operator would.
+    pub fn write_group(&self, body: Value) -> Value {
+        let url = format!("{}/api/v1.0/onpremise/groups", self.sim.url());
+        let auth = format!("Api-Token {}", self.sim.cluster_token());
+        let req = if body.get("id").is_some() {
+            ureq::put(&url)
+        } else {
+            ureq::post(&url)
+        };
+        let mut r = req
+            .header("Authorization", &auth)
+            .send_json(&body)
+            .expect("write group");
+        r.body_mut().read_json().expect("group JSON")
+    }
+
+    /// Creates environment `id` (other customers' tenants that groups may hold rights on).
+    pub fn environment(&self, id: &str) {
+        ureq::put(format!(
+            "{}/api/cluster/v2/environments/{id}",
+            self.sim.url()
+        ))
+        .header(
+            "Authorization",
+            &format!("Api-Token {}", self.sim.cluster_token()),
+        )
+        .send_json(serde_json::json!({"name": id}))
+        .expect("create environment");
+    }
+}
+
+impl<'w> Run<'w> {
+    /// Runs as host `hostname`, with its own state dir and install path under the world's
+    /// temp dir (several hosts of one cluster).
+    pub fn host(self, hostname: &str) -> Self {
+        let base = self.world.dir.path().join(hostname);
+        let state = base.join("state").display().to_string();
+        let install = base.join("oneagent").display().to_string();
+        self.set("--fact", &format!("hostname={hostname}"))
+            .set("--state-dir", &state)
+            .set("--install-path", &install)
+    }
 }

@@ -1,0 +1,202 @@
+# @summary Puts this host under Dynatrace OneAgent monitoring with the oneagent-bootstrap binary.
+#
+# The binary decides and acts; this class only installs it, writes its token files and runs
+# `apply` unless `check` says the host is converged, so a converged host reports no change and
+# a failure reports the binary's one-line error. See README.md for a Hiera example.
+#
+# @param ensure `present` installs OneAgent, `absent` uninstalls it and removes the token files.
+# @param cluster_url Cluster base URL, e.g. `https://dynatrace.example.com`.
+# @param cluster_token Cluster token (ServiceProviderAPI, EnvironmentTokenManagement).
+# @param api_url Environment API base; may contain `{tenant}` (ActiveGate).
+# @param api_token Environment API token (InstallerDownload, or apiTokens.write to mint one).
+# @param tenant Explicit tenant (environment) id.
+# @param tenant_template Template for the tenant id filled from facts, e.g. `{customer}-{stage}{index}`.
+# @param tenant_name_template Display name of a tenant this run creates.
+# @param tenant_tags Tags of a tenant this run creates.
+# @param hostname_pattern Regex whose named groups become facts, applied to the `hostname` fact.
+# @param extra_facts Facts given to the binary on top of the ones it gathers (they win).
+# @param host_group OneAgent host group (managed only when set).
+# @param network_zone OneAgent network zone (managed only when set).
+# @param monitoring_mode OneAgent monitoring mode (managed only when set).
+# @param host_tags Host tags; when any is given the host has exactly these.
+# @param host_properties Host properties; when any is given the host has exactly these.
+# @param version OneAgent version: `latest` or a full version.
+# @param upgrade Install when the installed OneAgent is older than `version`.
+# @param install_path Where OneAgent is installed.
+# @param state_dir The binary's lock, status.json and logs.
+# @param config_dir Where this class writes the token and facts files (directory 0700).
+# @param ca_file Extra trusted root certificate (PEM) for the Dynatrace API.
+# @param installer_ca_file Root certificate the installer signature must chain to (replaces the pin).
+# @param proxy Proxy OneAgent uses; passed in the environment, never on the command line.
+# @param binary_source A `file` source for the binary: `puppet:///...`, `https://...` or a path.
+# @param package_name Install this package (which provides the binary) instead.
+# @param binary_path Where the binary is (installed from `binary_source` when given).
+# @param extra_args More arguments for both `check` and `apply`.
+# @param deployment_metadata Merged over `orchestration_tech=Puppet`, `tech_version=<puppet version>`.
+class oneagent_bootstrap (
+  Enum['present', 'absent'] $ensure = 'present',
+  Optional[String[1]] $cluster_url = undef,
+  Optional[Sensitive[String[1]]] $cluster_token = undef,
+  Optional[String[1]] $api_url = undef,
+  Optional[Sensitive[String[1]]] $api_token = undef,
+  Optional[String[1]] $tenant = undef,
+  Optional[String[1]] $tenant_template = undef,
+  Optional[String[1]] $tenant_name_template = undef,
+  Array[Oneagent_bootstrap::Item] $tenant_tags = [],
+  Optional[String[1]] $hostname_pattern = undef,
+  Hash[String[1], String] $extra_facts = {},
+  Optional[String[1]] $host_group = undef,
+  Optional[String[1]] $network_zone = undef,
+  Optional[Enum['fullstack', 'infra-only', 'discovery']] $monitoring_mode = undef,
+  Array[Oneagent_bootstrap::Item] $host_tags = [],
+  Hash[Oneagent_bootstrap::Item, Oneagent_bootstrap::Item] $host_properties = {},
+  String[1] $version = 'latest',
+  Boolean $upgrade = false,
+  Oneagent_bootstrap::Absolutepath $install_path = '/opt/dynatrace/oneagent',
+  Oneagent_bootstrap::Absolutepath $state_dir = '/var/lib/oneagent-bootstrap',
+  Oneagent_bootstrap::Absolutepath $config_dir = '/etc/oneagent-bootstrap',
+  Optional[Oneagent_bootstrap::Absolutepath] $ca_file = undef,
+  Optional[Oneagent_bootstrap::Absolutepath] $installer_ca_file = undef,
+  Optional[Variant[String[1], Sensitive[String[1]]]] $proxy = undef,
+  Optional[String[1]] $binary_source = undef,
+  Optional[String[1]] $package_name = undef,
+  Oneagent_bootstrap::Absolutepath $binary_path = '/usr/local/bin/oneagent-bootstrap',
+  Array[String[1]] $extra_args = [],
+  Hash[Oneagent_bootstrap::Item, Variant[Oneagent_bootstrap::Item, Enum['']]] $deployment_metadata = {},
+) {
+  if $binary_source and $package_name {
+    fail('oneagent_bootstrap: set binary_source or package_name, not both')
+  }
+
+  if $package_name {
+    package { $package_name:
+      ensure => installed,
+      before => Exec['oneagent-bootstrap apply'],
+    }
+  } elsif $binary_source {
+    file { $binary_path:
+      ensure => file,
+      source => $binary_source,
+      owner  => 'root',
+      group  => 'root',
+      mode   => '0755',
+      backup => false,
+      before => Exec['oneagent-bootstrap apply'],
+    }
+  }
+
+  file { $config_dir:
+    ensure => directory,
+    owner  => 'root',
+    group  => 'root',
+    mode   => '0700',
+  }
+
+  # Where the oneagent_bootstrap fact finds status.json (this host's Puppet vardir).
+  if $facts['oneagent_bootstrap_vardir'] {
+    file { "${facts['oneagent_bootstrap_vardir']}/oneagent_bootstrap_state_dir":
+      ensure  => file,
+      content => "${state_dir}\n",
+      mode    => '0644',
+      backup  => false,
+    }
+  }
+
+  $secrets = { 'cluster-token' => $cluster_token, 'api-token' => $api_token }
+  $token_args = $secrets.map |$name, $value| {
+    $value ? {
+      undef   => [],
+      default => ["--${name}-file", "${config_dir}/${name}"],
+    }
+  }.flatten
+
+  $facts_file = "${config_dir}/facts.json"
+  $facts_args = $extra_facts.empty ? {
+    true    => [],
+    default => ['--facts-file', $facts_file],
+  }
+
+  $metadata = { 'orchestration_tech' => 'Puppet', 'tech_version' => $facts['puppetversion'] } + $deployment_metadata
+  $single = {
+    '--cluster-url'          => $cluster_url,
+    '--api-url'              => $api_url,
+    '--tenant'               => $tenant,
+    '--tenant-template'      => $tenant_template,
+    '--tenant-name-template' => $tenant_name_template,
+    '--hostname-pattern'     => $hostname_pattern,
+    '--host-group'           => $host_group,
+    '--network-zone'         => $network_zone,
+    '--monitoring-mode'      => $monitoring_mode,
+    '--version'              => $version,
+    '--install-path'         => $install_path,
+    '--state-dir'            => $state_dir,
+    '--ca-file'              => $ca_file,
+    '--installer-ca-file'    => $installer_ca_file,
+    '--ensure'               => $ensure,
+  }.filter |$flag, $value| { $value =~ NotUndef }
+  $args = flatten(
+    $single.map |$flag, $value| { [$flag, $value] },
+    $tenant_tags.map |$tag| { ['--tenant-tag', $tag] },
+    $host_tags.map |$tag| { ['--host-tag', $tag] },
+    $host_properties.map |$key, $value| { ['--host-property', "${key}=${value}"] },
+    $metadata.map |$key, $value| { ['--deployment-metadata', "${key}=${value}"] },
+    $upgrade ? { true => ['--upgrade'], default => [] },
+    $token_args,
+    $facts_args,
+    $extra_args,
+  )
+
+  # A proxy URL may hold a password: the environment keeps it out of the command line, which
+  # Puppet logs and reports.
+  $environment = $proxy ? {
+    undef   => [],
+    default => ["DT_PROXY=${proxy.unwrap}"],
+  }
+  # The binary's result line names the proxy it sets, password included: with a proxy, only a
+  # failure's output (the error line) goes to the report.
+  $logoutput = $proxy ? {
+    undef   => true,
+    default => 'on_failure',
+  }
+
+  $file_ensure = $ensure ? { 'present' => 'file', default => 'absent' }
+  # `backup => false` keeps the tokens out of the filebucket.
+  $secrets.each |$name, $value| {
+    $token_ensure = $value ? { undef => 'absent', default => $file_ensure }
+    file { "${config_dir}/${name}":
+      ensure    => $token_ensure,
+      content   => $value,
+      owner     => 'root',
+      group     => 'root',
+      mode      => '0600',
+      show_diff => false,
+      backup    => false,
+    }
+  }
+  $facts_ensure = $extra_facts.empty ? { true => 'absent', default => $file_ensure }
+  file { $facts_file:
+    ensure  => $facts_ensure,
+    content => oneagent_bootstrap::facts_json($extra_facts),
+    owner   => 'root',
+    group   => 'root',
+    mode    => '0600',
+    backup  => false,
+  }
+
+  # Uninstalling needs no tenant, address or token: the token files go first.
+  $run_args = $ensure ? {
+    'present' => $args,
+    default   => ['--install-path', $install_path, '--state-dir', $state_dir, '--ensure', 'absent'] + $extra_args,
+  }
+  $files = File["${config_dir}/cluster-token", "${config_dir}/api-token", $facts_file]
+  exec { 'oneagent-bootstrap apply':
+    command     => [$binary_path, 'apply', '--quiet'] + $run_args,
+    unless      => [[$binary_path, 'check', '--quiet'] + $run_args],
+    environment => $environment,
+    returns     => [0, 2],
+    logoutput   => $logoutput,
+    timeout     => 0,
+  }
+
+  $files -> Exec['oneagent-bootstrap apply']
+}
