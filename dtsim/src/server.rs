@@ -157,13 +157,14 @@ fn now_micros() -> u128 {
         .unwrap_or(0)
 }
 
-/// 429 for a spent quota: `Retry-After` (whole seconds) and the quota's `X-RateLimit-*`.
-fn rate_limited(retry_after_secs: u64, quota: Quota) -> ApiError {
+/// 429 for a spent quota: `Retry-After` (`retry_after`: whole seconds, or an HTTP date) and
+/// the quota's `X-RateLimit-*`.
+fn rate_limited(retry_after_secs: u64, retry_after: String, quota: Quota) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         format!("Too Many Requests: the request pool is full; retry after {retry_after_secs} s"),
     )
-    .with_header("retry-after", retry_after_secs.to_string())
+    .with_header("retry-after", retry_after)
     .with_header("x-ratelimit-limit", quota.limit.to_string())
     .with_header("x-ratelimit-remaining", quota.remaining.to_string())
     .with_header("x-ratelimit-reset", quota.reset_micros.to_string())
@@ -176,7 +177,19 @@ fn fault_rate_limited(retry_after_secs: u64) -> ApiError {
         remaining: 0,
         reset_micros: now_micros() + u128::from(retry_after_secs) * 1_000_000,
     };
-    rate_limited(retry_after_secs, quota)
+    rate_limited(retry_after_secs, retry_after_secs.to_string(), quota)
+}
+
+/// The `rate_limit_date` fault: a server that says only when to come back, as an HTTP date
+/// (the answer then carries the endpoint's ordinary quota headers, whose reset says nothing
+/// about this wait).
+fn fault_rate_limited_until(retry_after_secs: u64) -> ApiError {
+    let until = now_micros() / 1_000_000 + u128::from(retry_after_secs);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("Too Many Requests: retry after {retry_after_secs} s"),
+    )
+    .with_header("retry-after", crate::dates::http_date(until as u64))
 }
 
 /// The HTTP-level fault that answers instead of the route, if one fired.
@@ -187,6 +200,9 @@ fn fault_answer(fired: &[Fault]) -> Option<ApiError> {
             format!("dtsim fault: injected status {status}"),
         )),
         Fault::RateLimit { retry_after_secs } => Some(fault_rate_limited(retry_after_secs)),
+        Fault::RateLimitDate { retry_after_secs } => {
+            Some(fault_rate_limited_until(retry_after_secs))
+        }
         _ => None,
     })
 }
@@ -243,7 +259,10 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
                 let now = now_micros();
                 lock(&app.limiter)
                     .admit(token_id.as_deref(), now)
-                    .map_err(|q| rate_limited(q.retry_after_secs(now), q))
+                    .map_err(|q| {
+                        let secs = q.retry_after_secs(now);
+                        rate_limited(secs, secs.to_string(), q)
+                    })
             };
             let result = match (admitted, fault_answer(&fired)) {
                 (Err(e), _) | (_, Some(e)) => Err(e),

@@ -393,3 +393,45 @@ fn paging_sees_each_item_once_while_the_cluster_changes() {
         "the 250 minted before plus the management token"
     );
 }
+
+#[test]
+fn rate_limit_date_fault_sends_retry_after_as_an_http_date() {
+    let s = Sim::new();
+    s.sim.add_fault(dtsim::FaultRule {
+        method: None,
+        path: "/api/cluster/v2/environments".into(),
+        times: Some(1),
+        fraction: None,
+        fault: dtsim::Fault::RateLimitDate {
+            retry_after_secs: 90,
+        },
+    });
+    let r = s.get("/api/cluster/v2/environments", Some(&s.cluster()));
+    r.assert_error(429, "Too Many Requests");
+    let date = r.header("retry-after").expect("Retry-After").to_string();
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT", 90 s from now (give or take a second).
+    let parts: Vec<&str> = date.split(' ').collect();
+    assert_eq!(parts.len(), 6, "{date}");
+    assert!(parts[0].ends_with(',') && parts[5] == "GMT", "{date}");
+    let secs = (now_micros() / 1_000_000) as u64 + 90;
+    let hms = |secs: u64| {
+        format!(
+            "{:02}:{:02}:{:02}",
+            secs % 86_400 / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    };
+    assert!(
+        parts[4] == hms(secs) || parts[4] == hms(secs - 1),
+        "90 s from now: {date}"
+    );
+    // Only the date says when: the quota headers are the endpoint's ordinary ones.
+    assert_eq!(r.header("x-ratelimit-limit"), Some("1000"));
+    assert_ne!(r.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(
+        s.get("/api/cluster/v2/environments", Some(&s.cluster()))
+            .status,
+        200
+    );
+}
