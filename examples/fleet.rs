@@ -18,7 +18,7 @@ use fleet_driver::{check, report, Fleet, TokenAudit};
 
 fn parse() -> Result<(Fleet, String), String> {
     let mut args = std::env::args().skip(1);
-    let mut get = |name: &str, args: &mut dyn Iterator<Item = String>| {
+    let get = |name: &str, args: &mut dyn Iterator<Item = String>| {
         args.next().ok_or(format!("{name} needs a value"))
     };
     let (mut bin, mut url, mut ca, mut token, mut work) = (None, None, None, None, None);

@@ -22,6 +22,7 @@ mod report;
 mod secret;
 mod settings;
 mod signals;
+mod splay;
 mod tenant;
 mod token;
 mod verify;
