@@ -4,7 +4,8 @@
 #
 #   scripts/fleet.sh                                  # 12000 hosts, 5000 new tenants, 32 at a time
 #   HOSTS=600 TENANTS=250 PARALLEL=16 scripts/fleet.sh
-#   LIMITS="off on" RATE_LIMIT=3000 CLUSTER_RATE_LIMIT=6000 scripts/fleet.sh
+#   LIMITS="off on" RATE_LIMIT=3000 CLUSTER_RATE_LIMIT=10000 scripts/fleet.sh
+#   LIMITS=on SPLAY=60s scripts/fleet.sh                # every host with --splay 60s
 #
 # For each of LIMITS (default "off on"): a fresh release dtsim with TLS (and, for "on",
 # --rate-limit RATE_LIMIT per token and --cluster-rate-limit CLUSTER_RATE_LIMIT per minute),
@@ -19,7 +20,10 @@ TENANTS=${TENANTS:-5000}
 PARALLEL=${PARALLEL:-32}
 LIMITS=${LIMITS:-off on}
 RATE_LIMIT=${RATE_LIMIT:-3000}
-CLUSTER_RATE_LIMIT=${CLUSTER_RATE_LIMIT:-6000}
+CLUSTER_RATE_LIMIT=${CLUSTER_RATE_LIMIT:-10000}
+SPLAY=${SPLAY:-}
+apply_args=()
+[ -n "$SPLAY" ] && apply_args=(-- --splay "$SPLAY")
 
 cargo build --release --quiet -p oneagent-bootstrap -p dtsim --bin oneagent-bootstrap --bin dtsim --example fleet
 target=${CARGO_TARGET_DIR:-target}
@@ -51,7 +55,7 @@ for limit in $LIMITS; do
   "$target/release/examples/fleet" --bin "$target/release/oneagent-bootstrap" \
     --url "$(cat "$work/run/url")" --ca "$work/run/ca.pem" --cluster-token-file "$work/run/token" \
     --work "$work/run/hosts" --hosts "$HOSTS" --tenants "$TENANTS" --parallel "$PARALLEL" \
-    --label "$label" || status=1
+    --label "$label${SPLAY:+, --splay $SPLAY}" "${apply_args[@]}" || status=1
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   ticks=$(( $(cpu_ticks "$dtsim_pid") - ticks0 ))
   hwm=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$dtsim_pid/status")
