@@ -10,10 +10,6 @@ use fleet_driver::{check, report, Fleet, TokenAudit};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
 
-/// Tokens allowed to outlive 15 minutes: the never-expiring token-management token that
-/// `PUT ?createToken=true` returns, until the bootstrapper stops leaving it behind (issue 7).
-const LONG_LIVED_OK: &[&str] = &["tokenManagementToken"];
-
 #[test]
 fn six_hundred_hosts_over_two_hundred_fifty_new_tenants() {
     let sim = Dtsim::start_with(Options {
@@ -48,7 +44,7 @@ fn six_hundred_hosts_over_two_hundred_fifty_new_tenants() {
         report(&fleet, "first", &first),
         report(&fleet, "second", &second)
     );
-    let missed = check(&fleet, &first, &second, &audit, LONG_LIVED_OK);
+    let missed = check(&fleet, &first, &second, &audit, &[]);
     let first_ten: Vec<&String> = missed.iter().take(10).collect();
     assert!(
         missed.is_empty(),
