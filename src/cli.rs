@@ -529,6 +529,12 @@ pub struct Options {
     )]
     pub retries: u32,
 
+    /// Before the first request of a run that needs the network, wait up to this long (0 to
+    /// 1h; the same share of it on every run of this host), so a fleet does not reach the
+    /// cluster at once. A converged host sends nothing and does not wait
+    #[arg(long, env = "DT_SPLAY", default_value = "0s", value_parser = duration_parser(0, 3600), global = true, help_heading = "Run")]
+    pub splay: std::time::Duration,
+
     /// Only the result line and errors
     #[arg(
         short,

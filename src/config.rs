@@ -72,6 +72,8 @@ pub struct Config {
     pub download_timeout: Duration,
     pub lock_timeout: Duration,
     pub retries: u32,
+    /// `--splay`: the longest wait before a run's first request (see `splay.rs`).
+    pub splay: Duration,
     pub quiet: bool,
     pub verbose: u8,
 }
@@ -113,6 +115,7 @@ impl Config {
             download_timeout: Duration::from_secs(30 * 60),
             lock_timeout: Duration::from_secs(10 * 60),
             retries: 3,
+            splay: Duration::ZERO,
             quiet: false,
             verbose: 0,
         }
@@ -275,6 +278,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     c.download_timeout = o.download_timeout;
     c.lock_timeout = o.lock_timeout;
     c.retries = o.retries;
+    c.splay = o.splay;
     c.quiet = o.quiet;
     c.verbose = o.verbose;
     let _ = cmd;

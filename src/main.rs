@@ -23,6 +23,7 @@ mod report;
 mod secret;
 mod settings;
 mod signals;
+mod splay;
 mod tenant;
 mod tenant_access;
 mod token;

@@ -8,7 +8,8 @@ use tokio::sync::Notify;
 
 use crate::faults::FaultSet;
 use crate::installer::{Ca, Factory};
-use crate::ratelimit::RateLimits;
+use crate::ratelimit::{Limiter, RateLimits};
+use crate::request_log::RequestLog;
 use crate::state::Data;
 
 /// One entry of the request log (`GET /__dtsim/requests`).
@@ -25,7 +26,7 @@ pub struct RequestRecord {
 
 pub struct App {
     pub data: Mutex<Data>,
-    pub log: Mutex<Vec<RequestRecord>>,
+    pub log: Mutex<RequestLog>,
     pub faults: Mutex<FaultSet>,
     /// The base URL clients use (`http://127.0.0.1:PORT`), for `Location` and connectioninfo.
     pub base_url: String,
@@ -39,6 +40,8 @@ pub struct App {
     pub saving: Mutex<()>,
     /// Per-endpoint request counts behind the `X-RateLimit-*` headers.
     pub rate: Mutex<RateLimits>,
+    /// `--rate-limit` / `--cluster-rate-limit`: refuses with 429 once a quota is spent.
+    pub limiter: Mutex<Limiter>,
 }
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent

@@ -30,6 +30,25 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (the IMF-fixdate of HTTP, RFC 9110) for epoch seconds.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let t = secs % 86_400;
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1).clamp(0, 11) as usize],
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
 fn days_in_month(y: i64, m: i64) -> i64 {
     let next = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     days_from_civil(next.0, next.1, 1) - days_from_civil(y, m, 1)
@@ -175,6 +194,13 @@ mod tests {
     use super::*;
 
     const T: u64 = 1_700_000_000_000; // 2023-11-14T22:13:20Z, a Tuesday
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(T / 1000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
 
     #[test]
     fn iso_forms() {

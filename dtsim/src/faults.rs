@@ -37,6 +37,8 @@ pub enum Fault {
     Status { status: u16 },
     /// 429 with `Retry-After` and `X-RateLimit-*` headers.
     RateLimit { retry_after_secs: u64 },
+    /// The same 429 with `Retry-After` as an HTTP date (the other form RFC 9110 allows).
+    RateLimitDate { retry_after_secs: u64 },
     /// Wait before handling the request.
     Delay { ms: u64 },
     /// Close the connection after this many body bytes (before Content-Length is reached).

@@ -14,9 +14,11 @@ pub mod faults;
 pub mod installer;
 mod ratelimit;
 mod request;
+mod request_log;
 mod routes;
 mod server;
 mod state;
+mod token_store;
 mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -29,6 +31,8 @@ use anyhow::Context;
 
 pub use app::RequestRecord;
 pub use faults::{Fault, FaultRule};
+pub use ratelimit::RateLimit;
+pub use request_log::{Counts, DEFAULT_CAPACITY as DEFAULT_REQUEST_LOG};
 
 use app::{lock, App};
 use installer::{Ca, Factory};
@@ -47,6 +51,10 @@ pub struct Options {
     pub faults: Vec<FaultRule>,
     /// Load state from here at start (if present), save after changes and at shutdown.
     pub state_file: Option<PathBuf>,
+    /// Requests per minute per token and for the whole cluster; beyond them, 429.
+    pub rate_limit: RateLimit,
+    /// Records the request log keeps (the oldest go first); its counters see every request.
+    pub request_log: usize,
 }
 
 impl Default for Options {
@@ -57,6 +65,8 @@ impl Default for Options {
             installer_size: None,
             faults: Vec::new(),
             state_file: None,
+            rate_limit: RateLimit::default(),
+            request_log: request_log::DEFAULT_CAPACITY,
         }
     }
 }
@@ -153,7 +163,7 @@ impl Dtsim {
         }
         let app = Arc::new(App {
             data: Mutex::new(data),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(request_log::RequestLog::new(o.request_log)),
             faults: Mutex::new(faults),
             base_url: url.clone(),
             ca,
@@ -163,6 +173,7 @@ impl Dtsim {
             changed: tokio::sync::Notify::new(),
             saving: Mutex::new(()),
             rate: Mutex::new(ratelimit::RateLimits::default()),
+            limiter: Mutex::new(ratelimit::Limiter::new(o.rate_limit)),
         });
         app.save()?; // the state file exists (with the new cluster token) as soon as we run
 
@@ -202,7 +213,13 @@ impl Dtsim {
 
     /// The request log, oldest first (same as `GET /__dtsim/requests`).
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.app.log).clone()
+        lock(&self.app.log).records().iter().cloned().collect()
+    }
+
+    /// Totals over every request logged since the start or the last clear (`GET
+    /// /__dtsim/stats` has them too), including records the bounded log no longer holds.
+    pub fn request_counts(&self) -> Counts {
+        lock(&self.app.log).counts().clone()
     }
 
     pub fn clear_requests(&self) {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use dtsim::{Dtsim, FaultRule, Options};
+use dtsim::{Dtsim, FaultRule, Options, RateLimit};
 
 /// Simulator of the Dynatrace Managed APIs used by oneagent-bootstrap.
 ///
@@ -43,6 +43,18 @@ struct Cli {
     /// exists; save it after every change and at shutdown.
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
+    /// Refuse with 429 (Retry-After, X-RateLimit-*) once a token has made this many requests
+    /// in its current minute.
+    #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+    /// Refuse with 429 once the whole cluster has answered this many API requests in the
+    /// current minute.
+    #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    cluster_rate_limit: Option<u32>,
+    /// Keep at most this many records in the request log (/__dtsim/requests); older ones are
+    /// dropped, the counters of /__dtsim/stats see them all.
+    #[arg(long, value_name = "N", default_value_t = dtsim::DEFAULT_REQUEST_LOG)]
+    request_log: usize,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -135,6 +147,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         installer_size: cli.installer_size,
         faults,
         state_file: cli.state_file,
+        rate_limit: RateLimit {
+            per_token: cli.rate_limit,
+            cluster: cli.cluster_rate_limit,
+        },
+        request_log: cli.request_log,
     })?;
     if let Some(p) = &cli.write_ca {
         publish(p, &sim.ca_pem(), false)?;

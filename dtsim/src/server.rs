@@ -20,7 +20,7 @@ use crate::app::{lock, App, RequestRecord};
 use crate::body::{self, Body, ByteStream};
 use crate::error::ApiError;
 use crate::faults::{self, Fault};
-use crate::ratelimit::LIMIT_PER_MINUTE;
+use crate::ratelimit::{Quota, LIMIT_PER_MINUTE};
 use crate::request::{strip_token_params, Req};
 use crate::routes;
 use crate::tokens::{self, Presented};
@@ -150,20 +150,46 @@ async fn read_body(
     Ok((parts, buf.freeze()))
 }
 
-fn rate_limited(retry_after_secs: u64) -> ApiError {
-    let reset_micros = SystemTime::now()
-        .checked_add(Duration::from_secs(retry_after_secs))
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+fn now_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// 429 for a spent quota: `Retry-After` (`retry_after`: whole seconds, or an HTTP date) and
+/// the quota's `X-RateLimit-*`.
+fn rate_limited(retry_after_secs: u64, retry_after: String, quota: Quota) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         format!("Too Many Requests: the request pool is full; retry after {retry_after_secs} s"),
     )
-    .with_header("retry-after", retry_after_secs.to_string())
-    .with_header("x-ratelimit-limit", LIMIT_PER_MINUTE.to_string())
-    .with_header("x-ratelimit-remaining", "0".into())
-    .with_header("x-ratelimit-reset", reset_micros.to_string())
+    .with_header("retry-after", retry_after)
+    .with_header("x-ratelimit-limit", quota.limit.to_string())
+    .with_header("x-ratelimit-remaining", quota.remaining.to_string())
+    .with_header("x-ratelimit-reset", quota.reset_micros.to_string())
+}
+
+/// The injected `rate_limit` fault: the endpoint quota announced as spent until the wait ends.
+fn fault_rate_limited(retry_after_secs: u64) -> ApiError {
+    let quota = Quota {
+        limit: LIMIT_PER_MINUTE,
+        remaining: 0,
+        reset_micros: now_micros() + u128::from(retry_after_secs) * 1_000_000,
+    };
+    rate_limited(retry_after_secs, retry_after_secs.to_string(), quota)
+}
+
+/// The `rate_limit_date` fault: a server that says only when to come back, as an HTTP date
+/// (the answer then carries the endpoint's ordinary quota headers, whose reset says nothing
+/// about this wait).
+fn fault_rate_limited_until(retry_after_secs: u64) -> ApiError {
+    let until = now_micros() / 1_000_000 + u128::from(retry_after_secs);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("Too Many Requests: retry after {retry_after_secs} s"),
+    )
+    .with_header("retry-after", crate::dates::http_date(until as u64))
 }
 
 /// The HTTP-level fault that answers instead of the route, if one fired.
@@ -173,7 +199,10 @@ fn fault_answer(fired: &[Fault]) -> Option<ApiError> {
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             format!("dtsim fault: injected status {status}"),
         )),
-        Fault::RateLimit { retry_after_secs } => Some(rate_limited(retry_after_secs)),
+        Fault::RateLimit { retry_after_secs } => Some(fault_rate_limited(retry_after_secs)),
+        Fault::RateLimitDate { retry_after_secs } => {
+            Some(fault_rate_limited_until(retry_after_secs))
+        }
         _ => None,
     })
 }
@@ -226,20 +255,25 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
                 Some(Presented::Full { id, .. }) | Some(Presented::IdOnly(id)) => Some(id),
                 None => None,
             });
-            let result = match fault_answer(&fired) {
-                Some(e) => Err(e),
-                None => routes::dispatch(&app, &r, &fired).await,
+            let admitted = {
+                let now = now_micros();
+                lock(&app.limiter)
+                    .admit(token_id.as_deref(), now)
+                    .map_err(|q| {
+                        let secs = q.retry_after_secs(now);
+                        rate_limited(secs, secs.to_string(), q)
+                    })
+            };
+            let result = match (admitted, fault_answer(&fired)) {
+                (Err(e), _) | (_, Some(e)) => Err(e),
+                _ => routes::dispatch(&app, &r, &fired).await,
             };
             (token_id, result)
         }
     };
     let mut resp = result.unwrap_or_else(|e| body::error(&e));
-    let now_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0);
     lock(&app.rate)
-        .count(&format!("{method} {path}"), now_us)
+        .count(&format!("{method} {path}"), now_micros())
         .apply(resp.headers_mut());
     app.record(RequestRecord {
         method: method.to_string(),

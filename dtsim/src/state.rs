@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tokens::Token;
+use crate::token_store::TokenStore;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,7 +60,7 @@ pub struct StoredCa {
 #[serde(rename_all = "camelCase")]
 pub struct Data {
     pub environments: BTreeMap<String, Environment>,
-    pub tokens: BTreeMap<String, Token>,
+    pub tokens: TokenStore,
     /// environment id -> schema id -> the (single) object of that schema in that environment.
     pub settings: BTreeMap<String, BTreeMap<String, SettingsObject>>,
     pub groups: BTreeMap<String, Group>,
@@ -102,11 +102,7 @@ impl Data {
     /// Removes an environment with everything that belongs to it (its tokens die at once).
     pub fn remove_environment(&mut self, id: &str) -> Option<Environment> {
         let env = self.environments.remove(id)?;
-        for t in self.tokens.values_mut() {
-            if t.environment.as_deref() == Some(id) {
-                t.revoked = true;
-            }
-        }
+        self.tokens.revoke_home(id);
         self.settings.remove(id);
         Some(env)
     }

@@ -80,6 +80,7 @@ pub fn client<'c>(cfg: &Config, cell: &'c OnceCell<Client>, quiet: bool) -> Resu
             ..HttpOptions::default()
         };
         let c = Client::new(&opts)?.quiet(quiet);
+        crate::splay::wait(cfg, quiet)?;
         let _ = cell.set(c);
     }
     cell.get()

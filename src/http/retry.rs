@@ -53,10 +53,72 @@ impl Backoff {
     }
 }
 
-/// `Retry-After` in delta-seconds. (The HTTP-date form is not used by Dynatrace; it is ignored
-/// and the caller falls back to the rate-limit reset or its own backoff.)
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// `Retry-After` as delta-seconds or as an HTTP date (RFC 9110: IMF-fixdate, and the obsolete
+/// RFC 850 and asctime forms a recipient must accept), as the wait from `now`; a date in the
+/// past is no wait. Anything else is ignored and the caller falls back to the rate-limit reset
+/// or its own backoff.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(parse_http_date(value)?))?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Epoch seconds of `Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37 GMT` or
+/// `Sun Nov  6 08:49:37 1994`: a day and a year (day first in all three), a month name and
+/// H:M:S; the zone, when given, must be GMT.
+fn parse_http_date(s: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let (mut numbers, mut month, mut time) = (Vec::new(), None, None);
+    let words = s.split([' ', ',', '-']).filter(|w| !w.is_empty());
+    for (i, w) in words.enumerate() {
+        let lower = w.to_ascii_lowercase();
+        if let Some(m) = MONTHS.iter().position(|m| *m == lower) {
+            month = Some(m as u64 + 1);
+        } else if w.contains(':') {
+            let hms: Vec<u64> = w
+                .split(':')
+                .map(|x| x.parse().ok())
+                .collect::<Option<_>>()?;
+            match hms[..] {
+                [h, m, s] if h < 24 && m < 60 && s < 61 => time = Some(h * 3600 + m * 60 + s),
+                _ => return None,
+            }
+        } else if w.bytes().all(|b| b.is_ascii_digit()) {
+            numbers.push(w.parse::<u64>().ok()?);
+        } else if i > 0 && lower != "gmt" {
+            return None; // a zone other than GMT, or garbage (the weekday comes first)
+        }
+    }
+    let (month, time) = (month?, time?);
+    let [day, year] = numbers[..] else {
+        return None;
+    };
+    // RFC 850's two-digit years: RFC 9110 reads them as the nearest such year in the past.
+    let year = match year {
+        0..=69 => 2000 + year,
+        70..=99 => 1900 + year,
+        y => y,
+    };
+    if !(1..=31).contains(&day) || year < 1970 {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm), years starting in March.
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era_days = (y / 400) * 146_097;
+    let yoe = y % 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era_days + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + time)
 }
 
 /// `X-RateLimit-Reset`: when the quota refills, in **microseconds** since the epoch. Returns
@@ -74,7 +136,7 @@ pub fn server_hint(
     now: SystemTime,
 ) -> Option<Duration> {
     retry_after
-        .and_then(parse_retry_after)
+        .and_then(|v| parse_retry_after(v, now))
         .or_else(|| rate_limit_reset.and_then(|v| parse_rate_limit_reset(v, now)))
 }
 
@@ -89,11 +151,52 @@ mod tests {
 
     #[test]
     fn retry_after_is_seconds_and_ignores_garbage() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-3"), None);
-        assert_eq!(parse_retry_after(""), None);
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_in_all_three_forms() {
+        // 784111777 = Sun, 06 Nov 1994 08:49:37 GMT (the example of RFC 9110).
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777 - 12);
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "sun, 06 nov 1994 08:49:37 gmt",
+        ] {
+            assert_eq!(
+                parse_retry_after(form, now),
+                Some(Duration::from_secs(12)),
+                "{form}"
+            );
+        }
+        // Leap day and a date in this century.
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_164_800); // 2024-02-29T00:00:00Z
+        assert_eq!(
+            parse_retry_after("Thu, 29 Feb 2024 00:01:00 GMT", t),
+            Some(Duration::from_secs(60))
+        );
+        // A date already past: retry now.
+        let later = UNIX_EPOCH + Duration::from_secs(784_111_777 + 100);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", later),
+            Some(Duration::ZERO)
+        );
+        for bad in [
+            "Sun, 06 Nov 1994 08:49:37 CET",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "06 Nov 1994 08:49",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
     }
 
     #[test]

@@ -31,7 +31,26 @@ pub fn handle(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
     let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
     let m = &req.method;
     match (segs.as_slice(), m) {
-        (["__dtsim", "requests"], &Method::GET) => Ok(body::json(StatusCode::OK, &*lock(&app.log))),
+        (["__dtsim", "requests"], &Method::GET) => {
+            Ok(body::json(StatusCode::OK, lock(&app.log).records()))
+        }
+        (["__dtsim", "stats"], &Method::GET) => {
+            let counts = lock(&app.log).counts().clone();
+            let data = app.data();
+            let now = tokens::now_ms();
+            let alive = data.tokens.values().filter(|t| t.alive(now)).count();
+            Ok(body::json(
+                StatusCode::OK,
+                &json!({
+                    "requests": counts.requests,
+                    "dropped": counts.dropped,
+                    "byStatus": counts.by_status,
+                    "environments": data.environments.len(),
+                    "tokens": data.tokens.len(),
+                    "tokensAlive": alive,
+                }),
+            ))
+        }
         (["__dtsim", "requests"], &Method::DELETE) => {
             lock(&app.log).clear();
             Ok(body::no_content(StatusCode::NO_CONTENT))
@@ -74,6 +93,9 @@ pub fn handle(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
                         "environment": t.environment,
                         "scopes": t.scopes,
                         "alive": t.alive(now),
+                        "deleted": t.revoked,
+                        "createdMs": t.created_ms,
+                        "expiresMs": t.expires_ms,
                     })
                 })
                 .collect();

@@ -21,7 +21,9 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// Everything that selects a page; encoded into `nextPageKey` so the key stands alone.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct ListQuery {
-    offset: usize,
+    /// Sort key of the last environment of the previous page: the next page starts after it,
+    /// so environments created or deleted between pages neither repeat nor go missing.
+    after: Option<EnvKey>,
     page_size: usize,
     filter: Option<String>,
     sort: Option<String>,
@@ -52,6 +54,26 @@ pub fn page_key<T: DeserializeOwned>(req: &Req) -> ApiResult<Option<T>> {
         .decode(key)
         .map_err(|_| bad())?;
     serde_json::from_slice(&raw).map(Some).map_err(|_| bad())
+}
+
+/// Sorts `items` by `order` and returns the page of `size` that follows `after`, with the key
+/// of its last item when more follow. Paging by key, not offset, keeps items created or deleted
+/// between two pages from being listed twice or skipped.
+pub fn keyset_page<'a, K: Clone, T>(
+    items: &'a mut [(K, T)],
+    after: Option<&K>,
+    size: usize,
+    order: impl Fn(&K, &K) -> std::cmp::Ordering,
+) -> (&'a [(K, T)], Option<K>) {
+    items.sort_by(|a, b| order(&a.0, &b.0));
+    let start = after.map_or(0, |after| {
+        items.partition_point(|(k, _)| order(k, after).is_le())
+    });
+    let end = (start + size).min(items.len());
+    let more = end < items.len();
+    let page = &items[start..end];
+    let last = page.last().filter(|_| more).map(|(k, _)| k.clone());
+    (page, last)
 }
 
 /// A `nextPageKey` that stands for `query` on its own.
@@ -93,13 +115,31 @@ fn list_query(req: &Req) -> ApiResult<ListQuery> {
         }
     }
     Ok(ListQuery {
-        offset: 0,
+        after: None,
         page_size,
         filter,
         sort,
         consumption: super::environments::consumption_param(req)?,
         storage: req.bool_param("includeStorageInfo", false)?,
     })
+}
+
+/// Where an environment sorts: every sort order is a comparison of these fields.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct EnvKey {
+    name: String,
+    created_ms: u64,
+    seq: u64,
+}
+
+impl EnvKey {
+    fn of(e: &Environment) -> EnvKey {
+        EnvKey {
+            name: e.name.to_lowercase(),
+            created_ms: e.created_ms,
+            seq: e.seq,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -174,36 +214,30 @@ pub fn list(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
         None => Vec::new(),
     };
     let data = app.data();
-    let mut envs: Vec<&Environment> = data
+    let mut envs: Vec<(EnvKey, &Environment)> = data
         .environments
         .values()
         .filter(|e| keep(e, &terms))
+        .map(|e| (EnvKey::of(e), e))
         .collect();
-    match q.sort.as_deref() {
-        Some("name") => envs.sort_by_key(|e| (e.name.to_lowercase(), e.seq)),
-        Some("-name") => {
-            envs.sort_by_key(|e| (e.name.to_lowercase(), e.seq));
-            envs.reverse();
-        }
-        Some("-creationDate") => envs.sort_by_key(|e| std::cmp::Reverse((e.created_ms, e.seq))),
-        _ => envs.sort_by_key(|e| (e.created_ms, e.seq)),
-    }
-    let total = envs.len();
-    let page: Vec<Value> = envs
-        .iter()
-        .skip(q.offset)
-        .take(q.page_size)
-        .map(|e| render(e, q.consumption, q.storage))
-        .collect();
-    let next = q.offset + q.page_size;
-    let next_key = if next < total {
-        Some(encode_page_key(&ListQuery {
-            offset: next,
-            ..q.clone()
-        }))
-    } else {
-        None
+    let order = |a: &EnvKey, b: &EnvKey| match q.sort.as_deref() {
+        Some("name") => (&a.name, a.seq).cmp(&(&b.name, b.seq)),
+        Some("-name") => (&b.name, b.seq).cmp(&(&a.name, a.seq)),
+        Some("-creationDate") => (b.created_ms, b.seq).cmp(&(a.created_ms, a.seq)),
+        _ => (a.created_ms, a.seq).cmp(&(b.created_ms, b.seq)),
     };
+    let total = envs.len();
+    let (page, last) = keyset_page(&mut envs, q.after.as_ref(), q.page_size, order);
+    let next_key = last.map(|after| {
+        encode_page_key(&ListQuery {
+            after: Some(after),
+            ..q.clone()
+        })
+    });
+    let page: Vec<Value> = page
+        .iter()
+        .map(|(_, e)| render(e, q.consumption, q.storage))
+        .collect();
     Ok(body::json(
         StatusCode::OK,
         &json!({

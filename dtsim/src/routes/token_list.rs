@@ -9,7 +9,7 @@ use hyper::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::env_list::{encode_page_key, page_key};
+use super::env_list::{encode_page_key, keyset_page, page_key};
 use super::tokens::render_v2;
 use crate::app::App;
 use crate::body::{self, Body};
@@ -40,7 +40,8 @@ const SORT_KEYS: [&str; 5] = [
 /// Everything that selects a page; `nextPageKey` encodes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Query {
-    offset: usize,
+    /// Sort key of the last token of the previous page (see `env_list`'s twin).
+    after: Option<TokenKey>,
     page_size: usize,
     selector: Option<String>,
     fields: Vec<String>,
@@ -215,7 +216,7 @@ fn query(req: &Req) -> ApiResult<Query> {
         parse_selector(s)?;
     }
     Ok(Query {
-        offset: 0,
+        after: None,
         page_size,
         selector,
         fields: match req.param("fields") {
@@ -227,9 +228,31 @@ fn query(req: &Req) -> ApiResult<Query> {
     })
 }
 
-fn compare(a: &Token, b: &Token, key: &str) -> Ordering {
+/// Where a token sorts: every sort order is a comparison of these fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenKey {
+    name: String,
+    last_used_ms: Option<u64>,
+    expires_ms: Option<u64>,
+    created_ms: u64,
+    id: String,
+}
+
+impl TokenKey {
+    fn of(t: &Token) -> TokenKey {
+        TokenKey {
+            name: t.name.to_lowercase(),
+            last_used_ms: t.last_used_ms,
+            expires_ms: t.expires_ms,
+            created_ms: t.created_ms,
+            id: t.id.clone(),
+        }
+    }
+}
+
+fn compare(a: &TokenKey, b: &TokenKey, key: &str) -> Ordering {
     let by = match key {
-        "name" => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        "name" => a.name.cmp(&b.name),
         "lastUsedDate" => a.last_used_ms.cmp(&b.last_used_ms),
         "expirationDate" => a.expires_ms.cmp(&b.expires_ms),
         // dtsim never modifies a v2 token after creation.
@@ -253,30 +276,31 @@ pub fn list(app: &Arc<App>, req: &Req, env: &str) -> ApiResult<Response<Body>> {
         None => Vec::new(),
     };
     let data = app.data();
-    let mut tokens: Vec<&Token> = data
+    let mut tokens: Vec<(TokenKey, &Token)> = data
         .tokens
-        .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == Some(env) && keep(t, &terms))
+        .in_home(Some(env))
+        .filter(|t| !t.revoked && keep(t, &terms))
+        .map(|t| (TokenKey::of(t), t))
         .collect();
     let key = q.sort.trim_start_matches('-');
-    tokens.sort_by(|a, b| compare(a, b, key));
-    if q.sort.starts_with('-') {
-        tokens.reverse();
-    }
+    let descending = q.sort.starts_with('-');
+    let order = |a: &TokenKey, b: &TokenKey| {
+        let o = compare(a, b, key);
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
+    };
     let total = tokens.len();
-    let page: Vec<Value> = tokens
-        .iter()
-        .skip(q.offset)
-        .take(q.page_size)
-        .map(|t| render(t, &q.fields))
-        .collect();
-    let next = q.offset + q.page_size;
-    let next_key = (next < total).then(|| {
+    let (page, last) = keyset_page(&mut tokens, q.after.as_ref(), q.page_size, order);
+    let next_key = last.map(|after| {
         encode_page_key(&Query {
-            offset: next,
+            after: Some(after),
             ..q.clone()
         })
     });
+    let page: Vec<Value> = page.iter().map(|(_, t)| render(t, &q.fields)).collect();
     Ok(body::json(
         StatusCode::OK,
         &json!({"totalCount": total, "pageSize": q.page_size, "nextPageKey": next_key, "apiTokens": page}),

@@ -271,8 +271,8 @@ fn list_ids(
     let data = app.data();
     let values: Vec<Value> = data
         .tokens
-        .values()
-        .filter(|t| !t.revoked && t.environment.as_deref() == home && keep(t))
+        .in_home(home)
+        .filter(|t| !t.revoked && keep(t))
         .take(limit)
         .map(|t| json!({"id": t.id, "name": t.name}))
         .collect();

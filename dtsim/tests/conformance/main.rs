@@ -12,6 +12,7 @@ mod environments;
 mod faults;
 mod groups;
 mod load;
+mod ratelimit;
 mod robustness;
 mod settings;
 mod tokens;
