@@ -61,10 +61,11 @@ pub fn tenant(sim: &Dtsim, c: &Client, id: &str) -> (String, Secret) {
 
 /// dtsim's token overview (`/__dtsim/tokens`: id, name, environment, scopes, alive).
 pub fn sim_tokens(sim: &Dtsim) -> Vec<serde_json::Value> {
-    let mut resp = ureq::get(format!("{}/__dtsim/tokens", sim.url()))
-        .call()
+    let body = reqwest::blocking::get(format!("{}/__dtsim/tokens", sim.url()))
+        .unwrap()
+        .text()
         .unwrap();
-    resp.body_mut().read_json().unwrap()
+    serde_json::from_str(&body).unwrap()
 }
 
 /// `(method, path)` of every request dtsim saw, oldest first.
