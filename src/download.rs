@@ -83,8 +83,8 @@ pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
 /// and `check` reset. A body shorter than its Content-Length is an error.
 ///
 /// With a `limit` (how long, and the option that set it) the download fails (Kind::Api, the
-/// partial file deleted) once it has passed, retries and a trickling body included; a body
-/// that stalls completely ends at the read timeout, so the limit can be overrun by that much.
+/// partial file deleted) once it has passed, retries and a trickling body included; a read
+/// still waiting when it passes can overrun it by up to the read timeout.
 pub fn download_installer(
     c: &Client,
     url: &str,
@@ -155,8 +155,7 @@ fn write_body(
                 });
             }
         };
-        // A trickling body ends at the deadline; a stalled one at the read timeout, which
-        // leads back here through the retry loop.
+        // A trickling body ends here at the deadline; the client ends a read waiting past it.
         c.check_deadline(call).map_err(Attempt::Fail)?;
         let chunk = &buf[..n];
         hasher.update(chunk);

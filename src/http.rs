@@ -74,6 +74,7 @@ pub struct Client {
     tries: u32,
     backoff: Backoff,
     accept_any: bool,
+    read_timeout: Duration,
     quiet: bool,
     sent: AtomicU32,
     lost: AtomicU32,
@@ -145,6 +146,7 @@ impl Client {
             tries: opts.retries.saturating_add(1),
             backoff: Backoff::default(),
             accept_any,
+            read_timeout: opts.read_timeout,
             quiet: false,
             sent: AtomicU32::new(0),
             lost: AtomicU32::new(0),
@@ -321,9 +323,16 @@ impl Client {
             Some(t) => req.header("Authorization", format!("Api-Token {}", t.expose())),
             None => req,
         };
-        // No request timeout for the deadline: it would replace the per-read limit. The
-        // deadline is checked before each try and by readers between chunks instead.
-        req.send()
+        // The deadline is checked before each try and by readers between chunks. A request
+        // timeout would replace the per-read limit for the whole exchange, so it is set only
+        // when the deadline is nearer than that limit: then it also ends a slow trickle.
+        let left = call
+            .deadline
+            .map(|(at, _)| at.saturating_duration_since(Instant::now()));
+        match left {
+            Some(left) if left < self.read_timeout => req.timeout(left).send(),
+            _ => req.send(),
+        }
     }
 }
 
