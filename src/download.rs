@@ -83,7 +83,8 @@ pub fn installer_url(api_url: &str, version: &str, arch: &str) -> String {
 /// and `check` reset. A body shorter than its Content-Length is an error.
 ///
 /// With a `limit` (how long, and the option that set it) the download fails (Kind::Api, the
-/// partial file deleted) once it has passed, retries and a trickling body included.
+/// partial file deleted) once it has passed, retries and a trickling body included; a read
+/// still waiting when it passes can overrun it by up to the read timeout.
 pub fn download_installer(
     c: &Client,
     url: &str,
@@ -107,9 +108,9 @@ pub fn download_installer(
     }
     c.stream(&call, &[200], |resp| {
         check.reset();
-        let total = resp.body().content_length();
+        let total = resp.content_length();
         // Read on a helper thread so a SIGTERM/SIGINT stops even a stalled download at once.
-        let mut body = signals::interruptible(resp.into_body().into_reader());
+        let mut body = signals::interruptible(resp);
         let result = write_body(c, &call, &mut body, &path, total, check, progress);
         if result.is_err() {
             // Never leave a partial installer behind, whether or not a retry follows.
@@ -154,6 +155,8 @@ fn write_body(
                 });
             }
         };
+        // A trickling body ends here at the deadline; the client ends a read waiting past it.
+        c.check_deadline(call).map_err(Attempt::Fail)?;
         let chunk = &buf[..n];
         hasher.update(chunk);
         check.update(chunk);
@@ -164,7 +167,7 @@ fn write_body(
     }
     bar.finish(bytes);
     if let Some(expected) = total.filter(|t| *t != bytes) {
-        // ureq reports a connection closed early; this guards against anything it misses.
+        // The client reports a connection closed early; this guards against anything it misses.
         return Err(Attempt::Retry {
             message: call.redact(&format!(
                 "{}: GET {} ended after {bytes} of {expected} bytes — the connection was cut",

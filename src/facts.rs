@@ -1,6 +1,7 @@
 //! Facts: what we know about the host, from which the tenant id is derived.
 //!
-//! Sources, later overriding earlier: the host itself (hostname, FQDN, OS, arch, os-release),
+//! Sources, later overriding earlier: the host itself (hostname, FQDN, OS, arch, os-release;
+//! OS name and version, kernel, CPUs, memory and boot time through sysinfo),
 //! `--facts-file` (a JSON object such as `facter -j` or Ansible facts, nested keys flattened as
 //! `a.b`, array items as `a.0`), `--fact key=value`, and last the named groups of
 //! `--hostname-pattern` applied to the resulting `hostname` fact. Every fact remembers where it
@@ -16,12 +17,16 @@ use serde_json::Value;
 
 use crate::error::{failure, Kind, ResultExt};
 
+mod system;
+
 /// Largest facts file we read: `facter -j` on a busy host is a few hundred KiB.
 const MAX_FACTS_FILE: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Host,
+    /// The host, as sysinfo reads it.
+    System,
     FactsFile,
     Flag,
     HostnamePattern,
@@ -31,6 +36,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Source::Host => "host",
+            Source::System => "host (sysinfo)",
             Source::FactsFile => "facts file",
             Source::Flag => "--fact",
             Source::HostnamePattern => "hostname pattern",
@@ -81,7 +87,9 @@ pub struct Sources<'a> {
     pub hostname_pattern: Option<&'a Regex>,
 }
 
-/// Facts of this host: hostname (short), fqdn, domain, os, arch and os-release's ID/VERSION_ID.
+/// Facts of this host: hostname (short), fqdn, domain, os, arch, os-release's ID/VERSION_ID,
+/// and sysinfo's (`os.name`, `os.version`, `kernel.version`, `cpu.count`, `memory.total_mib`,
+/// `boot.time`).
 pub fn host_facts() -> Facts {
     let full = hostname::get()
         .map(|h| h.to_string_lossy().into_owned())
@@ -94,7 +102,9 @@ pub fn host_facts() -> Facts {
         "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
         other => other,
     };
-    host_facts_from(&full, &os_release, std::env::consts::OS, arch)
+    let mut facts = host_facts_from(&full, &os_release, std::env::consts::OS, arch);
+    system::add(&mut facts, &system::read());
+    facts
 }
 
 /// The pure part of [`host_facts`]. No DNS lookup for the FQDN: a converged run must stay fast

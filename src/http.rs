@@ -11,17 +11,19 @@ mod report;
 mod retry;
 mod tls;
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ureq::http::{Response, Uri};
-use ureq::{Agent, Body};
+use reqwest::blocking::{Client as Agent, RequestBuilder, Response};
+use reqwest::Url;
 
 use crate::error::{failure, Kind};
 
 pub use call::{Attempt, Call, Method, Reply};
 pub use env::{is_loopback, NetEnv, NoProxy};
+use failures::error_chain;
 pub use report::strip_url;
 pub use retry::Backoff;
 
@@ -72,6 +74,7 @@ pub struct Client {
     tries: u32,
     backoff: Backoff,
     accept_any: bool,
+    read_timeout: Duration,
     quiet: bool,
     sent: AtomicU32,
     lost: AtomicU32,
@@ -87,37 +90,46 @@ impl Client {
     pub fn with_env(opts: &HttpOptions, net: &NetEnv) -> anyhow::Result<Client> {
         let accept_any = opts.ssl_mode == SslMode::All;
         let tls = tls::config(opts.ca_file.as_deref(), accept_any)?;
-        let agent = |proxy: Option<ureq::Proxy>| {
-            let config = Agent::config_builder()
-                .http_status_as_error(false)
+        let agent = |proxy: Option<reqwest::Proxy>| {
+            let builder = reqwest::Client::builder()
                 .user_agent(concat!("oneagent-bootstrap/", env!("CARGO_PKG_VERSION")))
-                // No compression: the digest must be of the bytes the server served.
-                .accept_encoding("")
                 // A redirect would carry the token elsewhere or downgrade the scheme.
-                .max_redirects(0)
-                .timeout_resolve(Some(opts.connect_timeout))
-                .timeout_connect(Some(opts.connect_timeout))
-                .timeout_per_read(Some(opts.read_timeout))
-                .timeout_per_write(Some(opts.read_timeout))
-                .tls_config(tls.clone())
-                .proxy(proxy)
-                .build();
-            Agent::new_with_config(config)
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(opts.connect_timeout)
+                .tls_backend_preconfigured(tls.clone());
+            // Never the proxy variables reqwest would read itself: ours decide, with NO_PROXY.
+            let builder = match proxy {
+                Some(p) => builder.proxy(p),
+                None => builder.no_proxy(),
+            };
+            // The blocking client's timeout bounds the wait for the answer's headers and then
+            // each read of its body: a per-read limit, so a long download is not cut, a
+            // stalled one is. (The async client's own read timeout cannot be used here: its
+            // body timer needs a runtime on the thread that reads the body.)
+            reqwest::blocking::ClientBuilder::from(builder)
+                .timeout(opts.read_timeout)
+                .build()
+                .map_err(|e| {
+                    failure(
+                        Kind::Internal,
+                        format!("setting up the HTTP client: {}", error_chain(&e)),
+                    )
+                })
         };
         let proxied = match net.proxy() {
             Some((var, url)) => {
                 // The parser's own message may repeat the URL, credentials included: not shown.
-                let proxy = ureq::Proxy::new(url).map_err(|_| {
+                let proxy = reqwest::Proxy::all(url).map_err(|_| {
                     failure(
                         Kind::Config,
                         format!(
-                            "using the proxy from {var} ({}): not a proxy URL ureq can use; give \
+                            "using the proxy from {var} ({}): not a usable proxy URL; give \
                              it as http://[user:password@]host:port",
                             strip_url(url)
                         ),
                     )
                 })?;
-                Some((agent(Some(proxy)), format!("{var} ({})", strip_url(url))))
+                Some((agent(Some(proxy))?, format!("{var} ({})", strip_url(url))))
             }
             None => None,
         };
@@ -128,12 +140,13 @@ impl Client {
             );
         }
         Ok(Client {
-            direct: agent(None),
+            direct: agent(None)?,
             proxied,
             no_proxy: NoProxy::parse(net.no_proxy.as_deref()),
             tries: opts.retries.saturating_add(1),
             backoff: Backoff::default(),
             accept_any,
+            read_timeout: opts.read_timeout,
             quiet: false,
             sent: AtomicU32::new(0),
             lost: AtomicU32::new(0),
@@ -167,16 +180,22 @@ impl Client {
     /// Sends `call` (with retries) and returns the first answer whose status is in `expect`,
     /// with its body read.
     pub fn call(&self, call: &Call, expect: &[u16]) -> anyhow::Result<Reply> {
-        self.stream(call, expect, |mut resp| {
+        self.stream(call, expect, |resp| {
             let status = resp.status().as_u16();
-            match resp
-                .body_mut()
-                .with_config()
-                .limit(JSON_LIMIT)
-                .read_to_string()
-            {
+            let mut body = Vec::new();
+            if let Err(e) = resp.take(JSON_LIMIT + 1).read_to_end(&mut body) {
+                return Err(self.body_failure(call, e));
+            }
+            if body.len() as u64 > JSON_LIMIT {
+                return Err(Attempt::Fail(call.api_error(
+                    "answered with a body far larger than Dynatrace sends: is this the right URL?",
+                )));
+            }
+            match String::from_utf8(body) {
                 Ok(body) => Ok(Reply { status, body }),
-                Err(e) => Err(self.body_failure(call, e)),
+                Err(_) => Err(Attempt::Fail(call.api_error(&format!(
+                    "answered {status} with a body that is not UTF-8 text: is this the right URL?"
+                )))),
             }
         })
     }
@@ -187,7 +206,7 @@ impl Client {
         &self,
         call: &Call,
         expect: &[u16],
-        mut read: impl FnMut(Response<Body>) -> Result<T, Attempt>,
+        mut read: impl FnMut(Response) -> Result<T, Attempt>,
     ) -> anyhow::Result<T> {
         let (agent, proxy) = self.agent_for(call)?;
         let mut slept = Duration::ZERO;
@@ -247,20 +266,18 @@ impl Client {
     fn agent_for(&self, call: &Call) -> anyhow::Result<(&Agent, Option<&str>)> {
         let shown = strip_url(call.url);
         let bad = |why: &str| failure(Kind::Config, format!("{}: {shown}: {why}", call.doing));
-        let uri: Uri = call
-            .url
-            .parse()
+        let uri = Url::parse(call.url)
             .map_err(|_| bad("not a valid URL; give it as https://host[:port]/path"))?;
-        let host = uri.host().unwrap_or("");
+        let host = uri.host_str().unwrap_or("");
         if host.is_empty() {
             return Err(bad(
                 "the URL has no host; give it as https://host[:port]/path",
             ));
         }
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if is_loopback(host) => return Ok((&self.direct, None)),
-            Some("http") => {
+        match uri.scheme() {
+            "https" => {}
+            "http" if is_loopback(host) => return Ok((&self.direct, None)),
+            "http" => {
                 return Err(bad(
                     "plain http:// is refused for a host that is not loopback (the token would \
                      cross the network in clear text); use https://",
@@ -268,7 +285,7 @@ impl Client {
             }
             _ => return Err(bad("only https:// URLs are supported")),
         }
-        let port = uri.port_u16().unwrap_or(443);
+        let port = uri.port_or_known_default().unwrap_or(443);
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match &self.proxied {
             Some((agent, name)) if !self.no_proxy.bypasses(bare, port) => {
@@ -278,8 +295,8 @@ impl Client {
         }
     }
 
-    /// Kind::Api once the call's deadline has passed.
-    fn check_deadline(&self, call: &Call) -> anyhow::Result<()> {
+    /// Kind::Api once the call's deadline has passed (body readers call it between chunks).
+    pub fn check_deadline(&self, call: &Call) -> anyhow::Result<()> {
         match call.deadline {
             Some((at, limit)) if Instant::now() >= at => Err(failure(
                 Kind::Api,
@@ -295,47 +312,43 @@ impl Client {
         }
     }
 
-    fn send(&self, agent: &Agent, call: &Call) -> Result<Response<Body>, ureq::Error> {
-        let auth = call.token.map(|t| format!("Api-Token {}", t.expose()));
-        // ureq's global timeout bounds every read, so a trickling body ends at the deadline.
+    fn send(&self, agent: &Agent, call: &Call) -> reqwest::Result<Response> {
+        let req = match call.method {
+            Method::Get => agent.get(call.url),
+            Method::Delete => agent.delete(call.url),
+            Method::Post => with_body(agent.post(call.url), call.json),
+            Method::Put => with_body(agent.put(call.url), call.json),
+        };
+        let req = match call.token {
+            Some(t) => req.header("Authorization", format!("Api-Token {}", t.expose())),
+            None => req,
+        };
+        // The deadline is checked before each try and by readers between chunks. A request
+        // timeout would replace the per-read limit for the whole exchange, so it is set only
+        // when the deadline is nearer than that limit: then it also ends a slow trickle.
         let left = call
             .deadline
             .map(|(at, _)| at.saturating_duration_since(Instant::now()));
-        macro_rules! with_auth {
-            ($req:expr) => {{
-                let req = match left {
-                    Some(left) => $req.config().timeout_global(Some(left)).build(),
-                    None => $req,
-                };
-                match &auth {
-                    Some(a) => req.header("Authorization", a.as_str()),
-                    None => req,
-                }
-            }};
-        }
-        match (call.method, call.json) {
-            (Method::Get, _) => with_auth!(agent.get(call.url)).call(),
-            (Method::Delete, _) => with_auth!(agent.delete(call.url)).call(),
-            (Method::Post, Some(body)) => with_auth!(agent.post(call.url)).send_json(body),
-            (Method::Post, None) => with_auth!(agent.post(call.url)).send_empty(),
-            (Method::Put, Some(body)) => with_auth!(agent.put(call.url)).send_json(body),
-            (Method::Put, None) => with_auth!(agent.put(call.url)).send_empty(),
+        match left {
+            Some(left) if left < self.read_timeout => req.timeout(left).send(),
+            _ => req.send(),
         }
     }
 }
 
-/// The request never reached a server, which so cannot have acted on it.
-fn never_connected(e: &ureq::Error) -> bool {
-    use std::io::ErrorKind as K;
-    match e {
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
-        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
-        ureq::Error::Io(io) => matches!(
-            io.kind(),
-            K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
-        ),
-        _ => false,
+/// A JSON body, or an explicitly empty one (`Content-Length: 0`, as servers expect of a POST).
+fn with_body(req: RequestBuilder, json: Option<&serde_json::Value>) -> RequestBuilder {
+    match json.map(serde_json::to_vec) {
+        Some(Ok(bytes)) => req.header("Content-Type", "application/json").body(bytes),
+        // A Value always serialises; were it not to, the server rejects the empty body (400).
+        Some(Err(_)) | None => req.body(Vec::new()),
     }
+}
+
+/// The request never reached a server, which so cannot have acted on it (no connection, or
+/// no TLS session: nothing was sent).
+fn never_connected(e: &reqwest::Error) -> bool {
+    e.is_connect()
 }
 
 /// Sleeps `wait` in short slices so a SIGINT/SIGTERM ends a retry pause (which may be 30 s when

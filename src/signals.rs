@@ -147,7 +147,7 @@ const AHEAD: usize = 4;
 const CHUNK: usize = 64 * 1024;
 
 /// A reader whose `read` gives up within [`POLL`] of a signal, even while the underlying read
-/// is stalled (ureq retries EINTR on its sockets until its read timeout, so the signal alone
+/// is stalled (the HTTP client retries EINTR on its sockets until its read timeout, so the signal alone
 /// cannot cut a stalled read short). The inner reader runs on a helper thread; after an
 /// interruption that thread is left to end by itself when its read returns (or with the
 /// process). The error says so through [`is_interruption`]; its kind is `Other`, not

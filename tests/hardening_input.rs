@@ -224,17 +224,10 @@ fn flag_values_keep_their_commas_and_env_lists_split() {
         w.oneagentctl(&["--get-host-properties"]),
         "owners=alice,bob"
     );
-    let mut env = ureq::get(format!(
-        "{}/api/cluster/v2/environments/abc-p1",
-        w.sim.url()
-    ))
-    .header(
-        "Authorization",
-        &format!("Api-Token {}", w.sim.cluster_token()),
-    )
-    .call()
-    .unwrap();
-    let env: serde_json::Value = env.body_mut().read_json().unwrap();
+    let env = harness::http::get_json(
+        &format!("{}/api/cluster/v2/environments/abc-p1", w.sim.url()),
+        Some(&w.sim.cluster_token()),
+    );
     assert_eq!(env["tags"], serde_json::json!(["cost=1,2"]));
 
     // The environment forms split on commas; `\,` is a literal comma.

@@ -1,17 +1,18 @@
 //! How a failed try is classified: which statuses and transport errors are worth another
 //! try, and the message (action, URL, cause, hint) each failure carries.
 
+use std::error::Error as StdError;
+use std::io::Read;
 use std::time::SystemTime;
 
-use ureq::http::Response;
-use ureq::Body;
+use reqwest::blocking::Response;
 
 use super::{report, retry, strip_url, Attempt, Call, Client, ERROR_BODY_LIMIT};
 use crate::error::{failure, Kind};
 
 impl Client {
     /// An unexpected status: retry 5xx/408/429 (with the server's wait hint), fail the rest.
-    pub(super) fn status_failure(&self, call: &Call, mut resp: Response<Body>) -> Attempt {
+    pub(super) fn status_failure(&self, call: &Call, resp: Response) -> Attempt {
         let status = resp.status().as_u16();
         let header = |name: &str| {
             resp.headers()
@@ -22,13 +23,10 @@ impl Client {
         let retry_after = header("retry-after");
         let reset = header("x-ratelimit-reset");
         let location = header("location");
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(ERROR_BODY_LIMIT)
-            .lossy_utf8(true)
-            .read_to_string()
-            .unwrap_or_default();
+        let mut bytes = Vec::new();
+        // An unreadable error body still leaves the status to report.
+        let _ = resp.take(ERROR_BODY_LIMIT).read_to_end(&mut bytes);
+        let body = String::from_utf8_lossy(&bytes);
         let mut message = report::status_error(
             call.doing,
             call.method.as_str(),
@@ -52,21 +50,12 @@ impl Client {
 
     /// A failure while reading an answer's body (after the status line): retried unless it
     /// is one that a new try cannot fix.
-    pub fn body_failure(&self, call: &Call, err: impl Into<ureq::Error>) -> Attempt {
-        let err = err.into();
-        match &err {
-            ureq::Error::Io(_) | ureq::Error::Protocol(_) => Attempt::Retry {
-                message: call.redact(&report::transport_error(
-                    call.doing,
-                    call.method.as_str(),
-                    call.url,
-                    &err.to_string(),
-                    "the connection broke before the whole answer arrived",
-                )),
-                wait: None,
-            },
-            _ => self.transport_failure(call, err),
-        }
+    pub fn body_failure(&self, call: &Call, err: std::io::Error) -> Attempt {
+        self.classified(
+            call,
+            &err,
+            "the connection broke before the whole answer arrived",
+        )
     }
 
     /// A failure before an answer arrived; through a proxy, the message names it (the proxy
@@ -74,14 +63,14 @@ impl Client {
     pub(super) fn connect_failure(
         &self,
         call: &Call,
-        err: ureq::Error,
+        err: reqwest::Error,
         proxy: Option<&str>,
     ) -> Attempt {
         let note = |m: String| match proxy {
             Some(p) => format!("{m} (connecting through the proxy from {p})"),
             None => m,
         };
-        match self.transport_failure(call, err) {
+        match self.classified(call, &err, "the server's answer was garbled or cut off") {
             Attempt::Retry { message, wait } => Attempt::Retry {
                 message: note(message),
                 wait,
@@ -93,49 +82,39 @@ impl Client {
         }
     }
 
-    /// A failure below HTTP: connect errors, timeouts and cut connections are retried; TLS
-    /// and setup errors are final.
-    pub fn transport_failure(&self, call: &Call, err: impl Into<ureq::Error>) -> Attempt {
-        use ureq::Error as E;
-        let err = err.into();
-        let rustls_error = match &err {
-            E::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
-            E::Rustls(e) => Some(e),
-            _ => None,
-        };
-        let tls_hint = tls_hint(rustls_error, self.accept_any);
-        let (retry, hint) = match &err {
-            E::Io(_) if rustls_error.is_some() => (false, tls_hint),
-            E::Rustls(_) | E::Tls(_) | E::Pem(_) => (false, tls_hint),
-            E::Timeout(_) => (
+    /// A failure below HTTP: connect errors, timeouts and cut connections are retried (with
+    /// `otherwise` as the hint for a cut); TLS and setup errors are final.
+    fn classified(&self, call: &Call, err: &(dyn StdError + 'static), otherwise: &str) -> Attempt {
+        let rustls_error = find::<rustls::Error>(err);
+        let reqwest_error = find::<reqwest::Error>(err);
+        let timed_out = reqwest_error.is_some_and(reqwest::Error::is_timeout)
+            || find::<std::io::Error>(err)
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        let chain = error_chain(err);
+        let (retry, hint) = if rustls_error.is_some() {
+            (false, tls_hint(rustls_error, self.accept_any))
+        } else if timed_out {
+            (
                 true,
                 "no answer within the timeout: check the network path to the server",
-            ),
-            E::HostNotFound => (
+            )
+        } else if reqwest_error.is_some_and(|e| e.is_builder() || e.is_redirect()) {
+            (false, "unexpected HTTP client error")
+        } else if chain.contains("dns error") {
+            (
                 true,
                 "the host name does not resolve: check the URL and DNS",
-            ),
-            E::ConnectionFailed | E::Io(_) => (
+            )
+        } else if reqwest_error.is_some_and(reqwest::Error::is_connect) {
+            (
                 true,
                 "check the URL, the firewall and the proxy settings (HTTPS_PROXY/NO_PROXY)",
-            ),
-            E::ConnectProxyFailed(_) => {
-                (true, "the proxy refused the connection: check HTTPS_PROXY")
-            }
-            E::Protocol(_) | E::BodyStalled => (true, "the server's answer was garbled or cut off"),
-            E::BodyExceedsLimit(_) => (
-                false,
-                "the answer is far larger than Dynatrace sends: is this the right URL?",
-            ),
-            _ => (false, "unexpected HTTP client error"),
+            )
+        } else {
+            (true, otherwise)
         };
-        let message = report::transport_error(
-            call.doing,
-            call.method.as_str(),
-            call.url,
-            &err.to_string(),
-            hint,
-        );
+        let message =
+            report::transport_error(call.doing, call.method.as_str(), call.url, &chain, hint);
         let message = call.redact(&message);
         if retry {
             Attempt::Retry {
@@ -144,6 +123,36 @@ impl Client {
             }
         } else {
             Attempt::Fail(failure(Kind::Api, message))
+        }
+    }
+}
+
+/// The first error of type `T` in the chain, including one wrapped in an `io::Error` (whose
+/// `source()` skips the wrapped error itself and goes on with that error's source).
+fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(t) = this::<T>(e) {
+            return Some(t);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// `err` as a `T`, directly or wrapped in (possibly nested) `io::Error`s.
+fn this<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut at = err;
+    loop {
+        if let Some(t) = at.downcast_ref::<T>() {
+            return Some(t);
+        }
+        match at
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => at = inner,
+            None => return None,
         }
     }
 }
@@ -172,4 +181,30 @@ fn tls_hint(err: Option<&rustls::Error>, accept_any: bool) -> &'static str {
              the tokens"
         }
     }
+}
+
+/// An error and its causes on one line: reqwest's own message says little ("error sending
+/// request"); the cause (refused, reset, timed out, certificate expired) is further down.
+/// reqwest's URL is left out: the caller names the URL, without its query.
+pub(super) fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = match this::<reqwest::Error>(e) {
+            Some(r) => {
+                let text = r.to_string();
+                match r.url() {
+                    Some(url) => text.replace(&format!(" for url ({url})"), ""),
+                    None => text,
+                }
+            }
+            _ => e.to_string(),
+        };
+        // io::Error shows its inner error's text, whose source comes next: no repeats.
+        if parts.last() != Some(&text) && !text.is_empty() {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }

@@ -130,7 +130,7 @@ pub fn status_error(
     body: &str,
     hints: &Hints,
 ) -> String {
-    let reason = ureq::http::StatusCode::from_u16(status)
+    let reason = reqwest::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");

@@ -61,10 +61,14 @@ pub fn tenant(sim: &Dtsim, c: &Client, id: &str) -> (String, Secret) {
 
 /// dtsim's token overview (`/__dtsim/tokens`: id, name, environment, scopes, alive).
 pub fn sim_tokens(sim: &Dtsim) -> Vec<serde_json::Value> {
-    let mut resp = ureq::get(format!("{}/__dtsim/tokens", sim.url()))
-        .call()
+    let url = format!("{}/__dtsim/tokens", sim.url());
+    let reply = client()
+        .call(
+            &super::Call::new(super::Method::Get, &url, "listing"),
+            &[200],
+        )
         .unwrap();
-    resp.body_mut().read_json().unwrap()
+    serde_json::from_str(&reply.body).unwrap()
 }
 
 /// `(method, path)` of every request dtsim saw, oldest first.

@@ -485,3 +485,82 @@ fn lost_answers_count_only_tries_the_server_may_have_acted_on() {
         .is_err());
     assert_eq!((fresh.requests(), fresh.lost_answers()), (1, 0));
 }
+
+/// A redirect is reported, never followed: the token would go to wherever it points.
+#[test]
+fn redirects_are_reported_not_followed() {
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}/e/x/api?leak=1", elsewhere.local_addr().unwrap());
+    elsewhere.set_nonblocking(true).unwrap();
+    let (addr, server) = raw_server(vec![format!(
+        "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )]);
+    let token = Secret::new("dt0c01.REDIRECTREDIR.SECRETSECRETSECRET");
+    let c = client();
+    let url = format!("http://{addr}/e/x/api/v1/deployment/installer/agent/connectioninfo");
+    let err = c
+        .call(
+            &Call::new(Method::Get, &url, "reading").token(&token, "t"),
+            &[200],
+        )
+        .unwrap_err();
+    let text = message(&err, &[&token]);
+    assert_eq!(kind_of(&err), Kind::Api);
+    assert!(text.contains("answered 302 Found"), "{text}");
+    assert!(text.contains("redirects"), "{text}");
+    assert!(!text.contains("leak=1"), "{text}");
+    assert_eq!(server.join().unwrap().len(), 1);
+    assert!(elsewhere.accept().is_err(), "the redirect was followed");
+    assert_eq!(c.requests(), 1);
+}
+
+/// The proxy's credentials come from its URL (HTTPS_PROXY=http://user:password@host:port) and
+/// go to the proxy only, as Proxy-Authorization; no message shows the password.
+#[test]
+fn proxy_credentials_are_sent_to_the_proxy_and_never_shown() {
+    let refusal = "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\
+                   Connection: close\r\n\r\n"
+        .to_string();
+    let (addr, proxy) = raw_server(vec![refusal]);
+    let env = NetEnv {
+        https_proxy: Some(format!("http://svc:pr0xyPassw0rd@{addr}")),
+        ..NetEnv::default()
+    };
+    let c = Client::with_env(
+        &HttpOptions {
+            retries: 0,
+            ..HttpOptions::default()
+        },
+        &env,
+    )
+    .unwrap()
+    .quiet(true);
+    let err = c
+        .call(
+            &Call::new(Method::Get, "https://dt.example.invalid/api", "probing"),
+            &[200],
+        )
+        .unwrap_err();
+    let text = crate::error::one_line(&err);
+    assert!(
+        !format!("{text} {err:?}").contains("pr0xyPassw0rd"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "through the proxy from HTTPS_PROXY (http://svc:***@{addr})"
+        )),
+        "{text}"
+    );
+    let head = proxy.join().unwrap().remove(0);
+    assert!(
+        head[0].starts_with("CONNECT dt.example.invalid:443 "),
+        "{head:?}"
+    );
+    // base64("svc:pr0xyPassw0rd")
+    assert!(
+        head.iter()
+            .any(|l| l.eq_ignore_ascii_case("proxy-authorization: Basic c3ZjOnByMHh5UGFzc3cwcmQ=")),
+        "{head:?}"
+    );
+}

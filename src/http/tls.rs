@@ -4,9 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::{failure, Kind};
 
@@ -26,7 +28,7 @@ pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>>
     if certs.is_empty() {
         return Err(bad("no CERTIFICATE block found; give a PEM file".into()));
     }
-    let mut store = rustls::RootCertStore::empty();
+    let mut store = RootCertStore::empty();
     for (i, cert) in certs.iter().enumerate() {
         store.add(cert.clone()).map_err(|e| {
             bad(format!(
@@ -38,38 +40,82 @@ pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>>
     Ok(certs)
 }
 
-/// The TLS configuration for the agent. `accept_any` disables certificate verification
+/// The TLS configuration for the client. `accept_any` disables certificate verification
 /// (`--ssl-mode all`); the system store is then not loaded.
-pub fn config(ca_file: Option<&Path>, accept_any: bool) -> anyhow::Result<TlsConfig> {
+pub fn config(ca_file: Option<&Path>, accept_any: bool) -> anyhow::Result<ClientConfig> {
     // Pin the provider so no process-wide default can swap the crypto underneath us.
-    let builder = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| failure(Kind::Internal, format!("setting up TLS: {e}")))?;
     // Read the CA file even when nothing is verified, so a wrong path is reported either way.
-    let mut roots: Vec<Certificate<'static>> = Vec::new();
-    if let Some(path) = ca_file {
-        roots.extend(
-            read_ca_file(path)?
-                .iter()
-                .map(|c| Certificate::from_der(c.as_ref()).to_owned()),
-        );
-    }
+    let extra = match ca_file {
+        Some(path) => read_ca_file(path)?,
+        None => Vec::new(),
+    };
     if accept_any {
-        // ureq's rustls verifier for this mode accepts every certificate chain and name.
-        return Ok(builder.disable_verification(true).build());
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth());
     }
+    let mut roots = RootCertStore::empty();
+    // read_ca_file already checked that each of these is usable as a root.
+    roots.add_parsable_certificates(extra);
     // A broken system store is not fatal: a --ca-file may be all that is needed, and a
     // missing root shows up as a clear TLS error on first use.
-    let native = rustls_native_certs::load_native_certs();
-    roots.extend(
-        native
-            .certs
-            .iter()
-            .map(|c| Certificate::from_der(c.as_ref()).to_owned()),
-    );
-    Ok(builder
-        .root_certs(RootCerts::new_with_certs(&roots))
-        .build())
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// `--ssl-mode all`: any certificate chain and name is accepted; the handshake's signatures
+/// are still checked, so the session is at least with the holder of the presented key.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]

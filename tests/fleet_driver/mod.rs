@@ -155,33 +155,43 @@ impl Fleet {
 
     /// An admin route of dtsim over TLS with its CA (the route itself needs no credentials).
     pub fn admin(&self, method: &str, path: &str) -> Value {
-        let agent = admin_agent(&self.ca);
+        let client = admin_client(&self.ca);
         let url = format!("{}{path}", self.url);
-        let req = ureq::http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .body(())
-            .expect("admin request");
-        match agent.run(req) {
-            Ok(mut r) => r.body_mut().read_json().unwrap_or(Value::Null),
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        match client.request(method.clone(), &url).send() {
+            Ok(r) => r
+                .text()
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null),
             Err(e) => panic!("dtsim admin {method} {url}: {e}"),
         }
     }
 }
 
-fn admin_agent(ca: &Path) -> ureq::Agent {
-    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+/// A client that trusts dtsim's CA only (reqwest has no crypto provider of its own: ring).
+fn admin_client(ca: &Path) -> reqwest::blocking::Client {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
     let pem = std::fs::read(ca).expect("dtsim CA file");
-    let cert = Certificate::from_pem(&pem).expect("dtsim CA is PEM");
-    ureq::Agent::config_builder()
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::Specific(Arc::new(vec![cert])))
-                .build(),
-        )
-        .http_status_as_error(false)
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots
+            .add(cert.expect("PEM certificate"))
+            .expect("usable root");
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(tls)
         .build()
-        .into()
+        .expect("admin HTTP client")
 }
 
 /// The total of "trying again in X s" notes on stderr.

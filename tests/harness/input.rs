@@ -14,27 +14,18 @@ impl World {
     /// is left out, and the request log cleared).
     pub fn alive_tokens(&self, env: &str) -> Vec<(String, Option<i64>)> {
         let base = self.sim.url();
-        let mut r = ureq::post(format!(
-            "{base}/api/cluster/v2/environments/{env}/tokenManagementToken"
-        ))
-        .header(
-            "Authorization",
-            &format!("Api-Token {}", self.sim.cluster_token()),
-        )
-        .send_json(
-            serde_json::json!({"name": "census", "expiresIn": {"value": 60, "unit": "SECONDS"}}),
-        )
-        .expect("token management token");
-        let tm: Value = r.body_mut().read_json().expect("json");
+        let tm = super::http::send_json(
+            reqwest::Method::POST,
+            &format!("{base}/api/cluster/v2/environments/{env}/tokenManagementToken"),
+            Some(&self.sim.cluster_token()),
+            &serde_json::json!({"name": "census", "expiresIn": {"value": 60, "unit": "SECONDS"}}),
+        );
         let tm = tm["token"].as_str().expect("token").to_string();
         // expirationDate is not among the list's default fields: ask for it (`+` URL-encoded).
-        let mut r = ureq::get(format!(
-            "{base}/e/{env}/api/v2/apiTokens?fields=%2BexpirationDate&pageSize=10000"
-        ))
-        .header("Authorization", &format!("Api-Token {tm}"))
-        .call()
-        .expect("token list");
-        let list: Value = r.body_mut().read_json().expect("json");
+        let list: Value = super::http::get_json(
+            &format!("{base}/e/{env}/api/v2/apiTokens?fields=%2BexpirationDate&pageSize=10000"),
+            Some(&tm),
+        );
         self.sim.clear_requests();
         let now = std::time::SystemTime::now();
         list["apiTokens"]

@@ -13,6 +13,8 @@ use serde_json::Value;
 // Helpers of tests/hardening_input.rs (token census, faults for N requests, private files).
 mod input;
 pub use input::write_private;
+// The tests' own HTTP requests to dtsim.
+pub mod http;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
 pub const PATTERN: &str = r"^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-";
@@ -130,10 +132,7 @@ impl World {
     }
 
     pub fn admin(&self, path: &str) -> Value {
-        let mut resp = ureq::get(format!("{}{path}", self.sim.url()))
-            .call()
-            .expect("admin route");
-        resp.body_mut().read_json().expect("admin JSON")
+        http::get_json(&format!("{}{path}", self.sim.url()), None)
     }
 
     pub fn status_json(&self) -> Value {
@@ -145,26 +144,27 @@ impl World {
     /// operator would; the request log is cleared afterwards.
     pub fn env_token(&self, env: &str, scopes: &[&str]) -> String {
         let base = self.sim.url();
-        let auth = format!("Api-Token {}", self.sim.cluster_token());
-        let _ = ureq::put(format!("{base}/api/cluster/v2/environments/{env}"))
-            .header("Authorization", &auth)
-            .send_json(serde_json::json!({"name": env}))
-            .expect("create environment");
-        let mut r = ureq::post(format!(
-            "{base}/api/cluster/v2/environments/{env}/tokenManagementToken"
-        ))
-        .header("Authorization", &auth)
-        .send_json(
-            serde_json::json!({"name": "test", "expiresIn": {"value": 300, "unit": "SECONDS"}}),
-        )
-        .expect("token management token");
-        let tm: Value = r.body_mut().read_json().expect("json");
+        let cluster = self.sim.cluster_token();
+        let auth = Some(cluster.as_str());
+        http::send_json(
+            reqwest::Method::PUT,
+            &format!("{base}/api/cluster/v2/environments/{env}"),
+            auth,
+            &serde_json::json!({"name": env}),
+        );
+        let tm = http::send_json(
+            reqwest::Method::POST,
+            &format!("{base}/api/cluster/v2/environments/{env}/tokenManagementToken"),
+            auth,
+            &serde_json::json!({"name": "test", "expiresIn": {"value": 300, "unit": "SECONDS"}}),
+        );
         let tm = tm["token"].as_str().expect("token").to_string();
-        let mut r = ureq::post(format!("{base}/e/{env}/api/v2/apiTokens"))
-            .header("Authorization", &format!("Api-Token {tm}"))
-            .send_json(serde_json::json!({"name": "test token", "scopes": scopes}))
-            .expect("mint token");
-        let t: Value = r.body_mut().read_json().expect("json");
+        let t = http::send_json(
+            reqwest::Method::POST,
+            &format!("{base}/e/{env}/api/v2/apiTokens"),
+            Some(&tm),
+            &serde_json::json!({"name": "test token", "scopes": scopes}),
+        );
         self.sim.clear_requests();
         t["token"].as_str().expect("token").to_string()
     }
@@ -174,19 +174,20 @@ impl World {
     /// minted the way an operator would.
     pub fn set_target_version(&self, env: &str, version: &str) {
         let base = self.sim.url();
-        let auth = |t: &str| format!("Api-Token {t}");
         let st = self.env_token(env, &["settings.write"]);
         let short = version.split('.').take(2).collect::<Vec<_>>().join(".");
-        let resp = ureq::post(format!("{base}/e/{env}/api/v2/settings/objects"))
-            .header("Authorization", &auth(&st))
-            .send_json(serde_json::json!([{
+        // send_json asserts a success status.
+        http::send_json(
+            reqwest::Method::POST,
+            &format!("{base}/e/{env}/api/v2/settings/objects"),
+            Some(&st),
+            &serde_json::json!([{
                 "schemaId": "builtin:deployment.oneagent.updates",
                 "scope": "environment",
                 "value": {"updateMode": "MANUAL", "targetVersion": short, "revision": version,
                     "maintenanceWindows": []}
-            }]))
-            .expect("settings write");
-        assert!(resp.status().is_success(), "{:?}", resp.status());
+            }]),
+        );
         self.sim.clear_requests();
     }
 
@@ -586,16 +587,7 @@ impl World {
             "{}/e/{env}/api/v1/deployment/installer/agent/unix/default/latest?arch=x86&flavor=default",
             self.sim.url()
         );
-        let mut resp = ureq::get(url)
-            .header("Authorization", &format!("Api-Token {token}"))
-            .call()
-            .expect("installer download");
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_vec()
-            .expect("installer body");
+        let body = http::get_bytes(&url, Some(&token));
         let path = self.dir.path().join(format!("{env}-installer.sh"));
         std::fs::write(&path, body).expect("write installer");
         self.sim.clear_requests();
@@ -668,14 +660,10 @@ impl World {
     /// Every user group on the cluster (`GET /api/v1.0/onpremise/groups`). The group helpers'
     /// requests show in dtsim's log: clear it before a run whose requests a test asserts.
     pub fn groups(&self) -> Vec<Value> {
-        let mut r = ureq::get(format!("{}/api/v1.0/onpremise/groups", self.sim.url()))
-            .header(
-                "Authorization",
-                &format!("Api-Token {}", self.sim.cluster_token()),
-            )
-            .call()
-            .expect("list groups");
-        let v: Value = r.body_mut().read_json().expect("groups JSON");
+        let v = http::get_json(
+            &format!("{}/api/v1.0/onpremise/groups", self.sim.url()),
+            Some(&self.sim.cluster_token()),
+        );
         v.as_array().cloned().expect("a list of groups")
     }
 
@@ -691,31 +679,22 @@ impl World {
     /// Creates (POST) or replaces (PUT, `body` has the id) a group the way an operator would.
     pub fn write_group(&self, body: Value) -> Value {
         let url = format!("{}/api/v1.0/onpremise/groups", self.sim.url());
-        let auth = format!("Api-Token {}", self.sim.cluster_token());
-        let req = if body.get("id").is_some() {
-            ureq::put(&url)
+        let method = if body.get("id").is_some() {
+            reqwest::Method::PUT
         } else {
-            ureq::post(&url)
+            reqwest::Method::POST
         };
-        let mut r = req
-            .header("Authorization", &auth)
-            .send_json(&body)
-            .expect("write group");
-        r.body_mut().read_json().expect("group JSON")
+        http::send_json(method, &url, Some(&self.sim.cluster_token()), &body)
     }
 
     /// Creates environment `id` (other customers' tenants that groups may hold rights on).
     pub fn environment(&self, id: &str) {
-        ureq::put(format!(
-            "{}/api/cluster/v2/environments/{id}",
-            self.sim.url()
-        ))
-        .header(
-            "Authorization",
-            &format!("Api-Token {}", self.sim.cluster_token()),
-        )
-        .send_json(serde_json::json!({"name": id}))
-        .expect("create environment");
+        http::send_json(
+            reqwest::Method::PUT,
+            &format!("{}/api/cluster/v2/environments/{id}", self.sim.url()),
+            Some(&self.sim.cluster_token()),
+            &serde_json::json!({"name": id}),
+        );
     }
 }
 

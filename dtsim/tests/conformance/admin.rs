@@ -170,21 +170,13 @@ fn tls_serves_with_a_certificate_from_the_ca() {
     .unwrap();
     assert!(s.url().starts_with("https://127.0.0.1:"));
     let pem = s.ca_pem();
-    let cert = ureq::tls::Certificate::from_pem(pem.as_bytes()).unwrap();
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .tls_config(tls)
-        .build()
-        .into();
+    let agent = crate::common::agent_trusting(pem.as_bytes());
     let ct = s.cluster_token();
     for base in [s.url(), s.url().replace("127.0.0.1", "localhost")] {
         let r = agent
             .get(format!("{base}/api/cluster/v2/environments"))
             .header("Authorization", format!("Api-Token {ct}"))
-            .call()
+            .send()
             .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{base}");
     }
@@ -192,7 +184,7 @@ fn tls_serves_with_a_certificate_from_the_ca() {
     let plain = crate::common::agent();
     assert!(plain
         .get(format!("{}/api/cluster/v2/environments", s.url()))
-        .call()
+        .send()
         .is_err());
 }
 

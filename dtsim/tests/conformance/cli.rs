@@ -118,7 +118,8 @@ fn binary_publishes_files_and_stops_on_sigterm() {
         a.put(format!("{url}/api/cluster/v2/environments/{id}"))
             .header("Authorization", format!("Api-Token {ct}"))
             .header("Content-Type", "application/json")
-            .send(json!({"name": id}).to_string())
+            .body(json!({"name": id}).to_string())
+            .send()
             .unwrap()
             .status()
             .as_u16()
@@ -140,7 +141,7 @@ fn binary_publishes_files_and_stops_on_sigterm() {
     let get = || {
         a.get(format!("{url2}/api/cluster/v2/environments/first"))
             .header("Authorization", format!("Api-Token {ct2}"))
-            .call()
+            .send()
             .unwrap()
             .status()
             .as_u16()

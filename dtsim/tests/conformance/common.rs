@@ -1,5 +1,6 @@
-//! Test harness: an in-process dtsim on port 0 and a plain ureq client that returns every
-//! status as a response (never as an error), plus helpers to set up environments and tokens.
+//! Test harness: an in-process dtsim on port 0 and a plain reqwest blocking client (the
+//! product's HTTP stack; every status is a response, never an error), plus helpers to set up
+//! environments and tokens.
 
 use std::collections::HashMap;
 
@@ -70,14 +71,36 @@ impl Resp {
 
 pub struct Sim {
     pub sim: Dtsim,
-    pub agent: ureq::Agent,
+    pub agent: reqwest::blocking::Client,
 }
 
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
+/// A client trusting no certificate (dtsim serves plain HTTP unless told otherwise).
+pub fn agent() -> reqwest::blocking::Client {
+    agent_trusting(&[])
+}
+
+/// A client trusting the PEM certificates given (reqwest is built without a crypto provider
+/// of its own: it gets a ring configuration). No redirects, no proxies from the environment.
+pub fn agent_trusting(pem: &[u8]) -> reqwest::blocking::Client {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        roots
+            .add(cert.expect("PEM certificate"))
+            .expect("usable root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(tls)
         .build()
-        .into()
+        .expect("test HTTP client")
 }
 
 impl Sim {
@@ -109,9 +132,8 @@ impl Sim {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut b = ureq::http::Request::builder()
-            .method(method)
-            .uri(self.url(path));
+        let method_ = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut b = self.agent.request(method_, self.url(path));
         if let Some(t) = token {
             b = b.header("Authorization", format!("Api-Token {t}"));
         }
@@ -121,11 +143,10 @@ impl Sim {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        let res = match body {
-            Some(bytes) => self.agent.run(b.body(bytes.to_vec()).expect("request")),
-            None => self.agent.run(b.body(()).expect("request")),
-        };
-        let mut resp = res.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        if let Some(bytes) = body {
+            b = b.body(bytes.to_vec());
+        }
+        let resp = b.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let headers = resp
             .headers()
             .iter()
@@ -138,11 +159,9 @@ impl Sim {
             .collect();
         let status = resp.status().as_u16();
         let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"));
+            .bytes()
+            .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"))
+            .to_vec();
         Resp {
             status,
             headers,

@@ -145,18 +145,18 @@ fn cut_fault_closes_before_content_length() {
     assert_eq!(len2, len, "headers still announce the whole body");
     assert_eq!(cut.len(), 1000);
     assert_eq!(cut, full[..1000].to_vec());
-    // ureq sees a failed body read.
+    // An HTTP client sees a failed body read.
     s.sim.add_fault(FaultRule {
         times: Some(1),
         ..rule(INSTALLERS, Fault::Cut { after_bytes: 10 })
     });
-    let mut resp = s
+    let resp = s
         .agent
         .get(s.url(LATEST))
         .header("Authorization", format!("Api-Token {tok}"))
-        .call()
+        .send()
         .unwrap();
-    assert!(resp.body_mut().read_to_vec().is_err());
+    assert!(resp.bytes().is_err());
     // Works on JSON answers too.
     s.sim.add_fault(FaultRule {
         times: Some(1),

@@ -25,11 +25,11 @@ fn five_hundred_concurrent_clients() {
                     match agent
                         .get(format!("{base}{path}"))
                         .header("Authorization", format!("Api-Token {tok}"))
-                        .call()
+                        .send()
                     {
-                        Ok(mut r) => {
+                        Ok(r) => {
                             let status = r.status().as_u16();
-                            let body = r.body_mut().read_to_vec().unwrap_or_default();
+                            let body = r.bytes().unwrap_or_default();
                             (status, !body.is_empty())
                         }
                         Err(_) => (0, false),
@@ -85,7 +85,7 @@ fn drop_stops_promptly_even_with_open_connections() {
     assert!(
         s.agent
             .get(format!("{url}/__dtsim/requests"))
-            .call()
+            .send()
             .is_err(),
         "port closed"
     );

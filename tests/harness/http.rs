@@ -1,0 +1,62 @@
+//! The tests' own requests to dtsim (set-up and inspection as an operator would make them), on
+//! the product's HTTP stack: reqwest's blocking client, no proxy from the environment. Every
+//! request must succeed: anything else is a broken test set-up and panics with the status.
+
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::Method;
+use serde_json::Value;
+
+fn client() -> Client {
+    // reqwest is built without a crypto provider of its own: it gets a ring configuration
+    // (dtsim runs plain HTTP here, so no roots are needed).
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Client::builder()
+        .no_proxy()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .expect("test HTTP client")
+}
+
+fn send(req: RequestBuilder, token: Option<&str>) -> reqwest::blocking::Response {
+    let req = match token {
+        Some(t) => req.header("Authorization", format!("Api-Token {t}")),
+        None => req,
+    };
+    let resp = req.send().expect("request to dtsim");
+    let status = resp.status();
+    assert!(status.is_success(), "dtsim answered {status}");
+    resp
+}
+
+/// `GET url` (with `Api-Token token`), the body as JSON.
+pub fn get_json(url: &str, token: Option<&str>) -> Value {
+    let text = send(client().get(url), token).text().expect("answer body");
+    serde_json::from_str(&text).expect("JSON answer")
+}
+
+/// `GET url`, the body's bytes (installers: up to whatever dtsim serves).
+pub fn get_bytes(url: &str, token: Option<&str>) -> Vec<u8> {
+    send(client().get(url), token)
+        .bytes()
+        .expect("answer body")
+        .to_vec()
+}
+
+/// `method url` with a JSON body; the answer as JSON (`Null` when it has no body).
+pub fn send_json(method: Method, url: &str, token: Option<&str>, body: &Value) -> Value {
+    let req = client()
+        .request(method, url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    let text = send(req, token).text().expect("answer body");
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).expect("JSON answer")
+    }
+}
