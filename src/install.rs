@@ -25,6 +25,7 @@ use anyhow::Result;
 
 use crate::error::{failure, Kind, ResultExt};
 use crate::fsafe::{self, HeldFile};
+use crate::secret::redact;
 use crate::signals::{self, Signal};
 
 /// oneagentctl only reads or writes a config file; anything slower is stuck.
@@ -179,15 +180,6 @@ fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<V
         let _ = r.read_to_end(&mut buf);
         buf
     })
-}
-
-/// Replaces each secret in `text` by `<redacted>`, and masks URL passwords.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(s, "<redacted>");
-    }
-    crate::secret::redact_userinfo(&out)
 }
 
 /// Arguments shown in logs and errors: values of token options are hidden, URL passwords
