@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-/// The exit-code contract with Puppet, Ansible and people. README.md has the same table; a test
-/// walks this one.
+/// The exit-code contract with Puppet, Ansible and people: each code's name and meaning live
+/// on its variant (here and on [`Outcome`]); [`EXIT_CODES`], the `--help` table and README.md
+/// (whose test compares it with `--help`) are built from them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// 1: a bug or an environment we did not foresee.
@@ -34,35 +35,17 @@ pub enum Outcome {
     Changed,
 }
 
-pub const EXIT_CONVERGED: u8 = 0;
-pub const EXIT_CHANGED: u8 = 2;
-
-/// Every exit code, its name and its meaning: the single source for README and tests.
-pub const EXIT_CODES: &[(u8, &str, &str)] = &[
-    (
-        0,
-        "converged",
-        "nothing changed (check: nothing would change)",
-    ),
-    (1, "internal", "unexpected internal error"),
-    (
-        2,
-        "changed",
-        "the host was changed (check: a change is needed)",
-    ),
-    (3, "config", "bad configuration or input"),
-    (4, "api", "Dynatrace API or network failure"),
-    (5, "verification", "installer verification failed"),
-    (
-        6,
-        "installer",
-        "installer failed or the result is not as planned",
-    ),
-    (7, "locked", "another run holds the lock"),
-];
-
 impl Kind {
-    pub fn exit_code(self) -> u8 {
+    pub const ALL: [Kind; 6] = [
+        Kind::Internal,
+        Kind::Config,
+        Kind::Api,
+        Kind::Verification,
+        Kind::Installer,
+        Kind::Locked,
+    ];
+
+    pub const fn exit_code(self) -> u8 {
         match self {
             Kind::Internal => 1,
             Kind::Config => 3,
@@ -72,16 +55,86 @@ impl Kind {
             Kind::Locked => 7,
         }
     }
-}
 
-impl Outcome {
-    pub fn exit_code(self) -> u8 {
+    pub const fn name(self) -> &'static str {
         match self {
-            Outcome::Converged => EXIT_CONVERGED,
-            Outcome::Changed => EXIT_CHANGED,
+            Kind::Internal => "internal",
+            Kind::Config => "config",
+            Kind::Api => "api",
+            Kind::Verification => "verification",
+            Kind::Installer => "installer",
+            Kind::Locked => "locked",
+        }
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Kind::Internal => "unexpected internal error",
+            Kind::Config => "bad configuration or input",
+            Kind::Api => "Dynatrace API or network failure",
+            Kind::Verification => "installer verification failed",
+            Kind::Installer => "installer failed or the result is not as planned",
+            Kind::Locked => "another run holds the lock",
         }
     }
 }
+
+impl Outcome {
+    pub const ALL: [Outcome; 2] = [Outcome::Converged, Outcome::Changed];
+
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Converged => 0,
+            Outcome::Changed => 2,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Outcome::Converged => "converged",
+            Outcome::Changed => "changed",
+        }
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Outcome::Converged => "nothing changed (check: nothing would change)",
+            Outcome::Changed => "the host was changed (check: a change is needed)",
+        }
+    }
+}
+
+/// Every exit code, its name and its meaning, by code: built from [`Outcome::ALL`] and
+/// [`Kind::ALL`] at compile time, so a new variant cannot be missing from the table.
+pub const EXIT_CODES: &[(u8, &str, &str)] = &{
+    const N: usize = Outcome::ALL.len() + Kind::ALL.len();
+    let mut rows = [(0u8, "", ""); N];
+    let mut i = 0;
+    while i < Outcome::ALL.len() {
+        let o = Outcome::ALL[i];
+        rows[i] = (o.exit_code(), o.name(), o.meaning());
+        i += 1;
+    }
+    let mut j = 0;
+    while j < Kind::ALL.len() {
+        let k = Kind::ALL[j];
+        rows[i + j] = (k.exit_code(), k.name(), k.meaning());
+        j += 1;
+    }
+    // Insertion sort by code (const context: no slice::sort).
+    let mut a = 1;
+    while a < N {
+        let mut b = a;
+        while b > 0 && rows[b - 1].0 > rows[b].0 {
+            let t = rows[b - 1];
+            rows[b - 1] = rows[b];
+            rows[b] = t;
+            b -= 1;
+        }
+        a += 1;
+    }
+    rows
+};
 
 /// An error whose class decides the exit code. Its message says what was being done, to what,
 /// and what the user can do; it never holds a secret.
@@ -169,30 +222,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_is_in_the_table_and_codes_are_distinct() {
-        let kinds = [
-            Kind::Internal,
-            Kind::Config,
-            Kind::Api,
-            Kind::Verification,
-            Kind::Installer,
-            Kind::Locked,
-        ];
-        for k in kinds {
+    fn the_table_is_every_variant_once_by_code() {
+        let codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _, _)| *c).collect();
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        for k in Kind::ALL {
             assert!(
-                EXIT_CODES.iter().any(|(c, _, _)| *c == k.exit_code()),
+                EXIT_CODES.contains(&(k.exit_code(), k.name(), k.meaning())),
                 "{k:?}"
             );
         }
-        for o in [Outcome::Converged, Outcome::Changed] {
+        for o in Outcome::ALL {
             assert!(
-                EXIT_CODES.iter().any(|(c, _, _)| *c == o.exit_code()),
+                EXIT_CODES.contains(&(o.exit_code(), o.name(), o.meaning())),
                 "{o:?}"
             );
         }
-        let mut codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _, _)| *c).collect();
-        codes.dedup();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        // The contract's fixed points, which Puppet and Ansible code against.
+        assert_eq!(EXIT_CODES[2], (2, "changed", Outcome::Changed.meaning()));
+        assert_eq!(EXIT_CODES[7].1, "locked");
     }
 
     #[test]
