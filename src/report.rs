@@ -108,7 +108,10 @@ pub struct ActionReport {
     pub description: String,
 }
 
-/// The `--json` result object.
+/// The `--json` result object. It repeats most of apply::Outcome on purpose: Outcome is filled
+/// while the run goes and holds the live error (whose chain decides the exit code); this is the
+/// documented, serialised contract, with the exit code, duration and error line added once the
+/// run is over (main.rs builds it, also for a configuration error, when no Outcome exists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {
