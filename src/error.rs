@@ -136,12 +136,41 @@ pub const EXIT_CODES: &[(u8, &str, &str)] = &{
     rows
 };
 
+/// Why a failure happened, where a caller or a test acts on the variant rather than the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// 5: the file's SHA-256 (`--sha256`) or its signed content's digest is not as expected.
+    Digest,
+    /// 5: the file is not a signed installer, or its signature or chain to the trusted root
+    /// does not verify.
+    Chain,
+    /// 5: a certificate on the chain has expired (or is not valid yet) at verification time.
+    Expired,
+    /// 6: the installer, uninstaller or oneagentctl did not finish within its timeout.
+    Timeout,
+    /// 6: the installer, uninstaller or oneagentctl exited unsuccessfully.
+    Exit,
+}
+
+impl Cause {
+    pub const fn kind(self) -> Kind {
+        match self {
+            Cause::Digest | Cause::Chain | Cause::Expired => Kind::Verification,
+            Cause::Timeout | Cause::Exit => Kind::Installer,
+        }
+    }
+}
+
 /// An error whose class decides the exit code. Its message says what was being done, to what,
 /// and what the user can do; it never holds a secret.
 #[derive(Debug)]
 pub struct Failure {
     pub kind: Kind,
     pub message: String,
+    /// Set where the reason is worth a variant (see [`cause_of`]). Only tests read it so far:
+    /// the exit code comes from `kind`, the user reads `message`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub cause: Option<Cause>,
 }
 
 impl fmt::Display for Failure {
@@ -157,7 +186,28 @@ pub fn failure(kind: Kind, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Failure {
         kind,
         message: message.into(),
+        cause: None,
     })
+}
+
+/// A new error of the class its cause implies.
+pub fn failure_because(cause: Cause, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        kind: cause.kind(),
+        message: message.into(),
+        cause: Some(cause),
+    })
+}
+
+/// The typed reason of an error: the first [`Failure`] in its chain that has one.
+#[cfg(test)]
+pub fn cause_of(err: &anyhow::Error) -> Option<Cause> {
+    err.downcast_ref::<Failure>()
+        .and_then(|f| f.cause)
+        .or_else(|| {
+            err.chain()
+                .find_map(|c| c.downcast_ref::<Failure>().and_then(|f| f.cause))
+        })
 }
 
 /// The class of an error: the outermost [`Failure`] in its chain, else `Internal`.
@@ -212,6 +262,7 @@ where
             e.into().context(Failure {
                 kind,
                 message: message(),
+                cause: None,
             })
         })
     }
@@ -257,6 +308,17 @@ mod tests {
             one_line(&err),
             "applying: downloading installer: connection reset"
         );
+    }
+
+    #[test]
+    fn a_cause_sets_the_class_and_survives_context() {
+        let err = failure_because(Cause::Expired, "signer expired").context("verifying");
+        assert_eq!(kind_of(&err), Kind::Verification);
+        assert_eq!(cause_of(&err), Some(Cause::Expired));
+        let err = failure_because(Cause::Timeout, "installer hung");
+        assert_eq!(kind_of(&err), Kind::Installer);
+        assert_eq!(cause_of(&err), Some(Cause::Timeout));
+        assert_eq!(cause_of(&failure(Kind::Installer, "x")), None);
     }
 
     #[test]

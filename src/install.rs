@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::error::{failure, Kind, ResultExt};
+use crate::error::{failure, failure_because, Cause, Kind, ResultExt};
 use crate::fsafe::{self, HeldFile};
 use crate::secret::redact;
 use crate::signals::{self, Signal};
@@ -232,8 +232,8 @@ fn run_oneagentctl(
     let c = match captured {
         Waited::Finished(c) => c,
         Waited::TimedOut => {
-            return Err(failure(
-                Kind::Installer,
+            return Err(failure_because(
+                Cause::Timeout,
                 format!("{} did not finish within {ONEAGENTCTL_TIMEOUT:?}", shown()),
             ))
         }
@@ -260,8 +260,8 @@ fn run_oneagentctl(
             })?;
     }
     if !c.status.success() {
-        return Err(failure(
-            Kind::Installer,
+        return Err(failure_because(
+            Cause::Exit,
             format!(
                 "{} failed ({}): {}{see}",
                 shown(),
@@ -377,16 +377,16 @@ pub fn run_script(
                 log.display()
             ),
         )),
-        Waited::TimedOut => Err(failure(
-            Kind::Installer,
+        Waited::TimedOut => Err(failure_because(
+            Cause::Timeout,
             format!(
                 "the {what} did not finish within {}; its process group was killed; output in {}",
                 humantime::format_duration(timeout),
                 log.display()
             ),
         )),
-        Waited::Finished(s) if !s.success() => Err(failure(
-            Kind::Installer,
+        Waited::Finished(s) if !s.success() => Err(failure_because(
+            Cause::Exit,
             format!(
                 "the {what} failed ({s}){}; full output in {}",
                 tail(log),
@@ -505,6 +505,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(crate::error::kind_of(&err), Kind::Installer);
+        assert_eq!(crate::error::cause_of(&err), Some(Cause::Exit));
         assert!(crate::error::one_line(&err).contains("disk full"));
     }
 
@@ -530,6 +531,7 @@ mod tests {
         .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(crate::error::one_line(&err).contains("did not finish"));
+        assert_eq!(crate::error::cause_of(&err), Some(Cause::Timeout));
         std::thread::sleep(Duration::from_millis(1500));
         assert!(!marker.exists(), "the grandchild outlived the timeout");
     }
