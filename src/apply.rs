@@ -199,14 +199,7 @@ impl<'a> Run<'a> {
             Some(t) => groups::render(&cfg.groups, &facts, &t.id)?,
             None => Vec::new(),
         };
-        let desired = Desired {
-            ensure: cfg.ensure,
-            tenant: o.tenant.clone(),
-            version: cfg.version.clone(),
-            upgrade: cfg.upgrade,
-            allow_downgrade: cfg.allow_downgrade,
-            settings: cfg.settings.clone(),
-        };
+        let desired = self.desired(o.tenant.clone());
 
         let wanted = Wanted::managed(&cfg.settings);
         let observed = host::observe(&cfg.install_path, wanted, &self.secrets())?;
@@ -263,6 +256,19 @@ impl<'a> Run<'a> {
         confirm(&desired, &after, remote.as_ref(), o, log.path())?;
         let upgrade_after = upgrade_available(remote.as_ref(), &after);
         self.write_status(&after, tenant.as_ref(), upgrade_after, o, "changed")
+    }
+
+    /// What the configuration asks of the host, for the planner.
+    fn desired(&self, tenant: Option<String>) -> Desired {
+        let cfg = self.cfg;
+        Desired {
+            ensure: cfg.ensure,
+            tenant,
+            version: cfg.version.clone(),
+            upgrade: cfg.upgrade,
+            allow_downgrade: cfg.allow_downgrade,
+            settings: cfg.settings.clone(),
+        }
     }
 
     /// The configured tenant, else (for local work) the last run's; none is exit 3 unless an

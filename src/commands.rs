@@ -83,6 +83,12 @@ pub fn status(cfg: &Config) -> Result<()> {
         println!("{v}");
         return error.map_or(Ok(()), Err);
     }
+    print_status(&s, updated_at.as_deref());
+    error.map_or(Ok(()), Err)
+}
+
+/// The human form of `status`: one aligned line per field.
+fn print_status(s: &Status, updated_at: Option<&str>) {
     let upgrade = match s.is_upgrade_available {
         Some(true) => "yes",
         Some(false) => "no",
@@ -102,11 +108,7 @@ pub fn status(cfg: &Config) -> Result<()> {
         "installer root:    {}",
         s.installer_root.as_deref().unwrap_or("-")
     );
-    println!(
-        "updated at:        {}",
-        updated_at.as_deref().unwrap_or("-")
-    );
-    error.map_or(Ok(()), Err)
+    println!("updated at:        {}", updated_at.unwrap_or("-"));
 }
 
 /// `facts [--json]`: every fact with its source, and the tenant they derive (or why not).
