@@ -114,11 +114,7 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn secrets(&self) -> Vec<&'a str> {
-        [&self.cfg.cluster_token, &self.cfg.api_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose())
-            .collect()
+        self.cfg.secrets()
     }
 
     fn state_dir(&self) -> Result<&Path> {

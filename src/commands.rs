@@ -15,11 +15,7 @@ use crate::tenant;
 /// `--json` the object is printed even when something failed, with the error in `error`;
 /// `updatedAt` is the recorded run's time, null when no run is recorded.
 pub fn status(cfg: &Config) -> Result<()> {
-    let secrets: Vec<&str> = [&cfg.cluster_token, &cfg.api_token]
-        .into_iter()
-        .flatten()
-        .map(|s| s.expose())
-        .collect();
+    let secrets = cfg.secrets();
     let mut error = None;
     let recorded = match fsafe::trusted_dir(&cfg.state_dir, "the state directory") {
         Ok(Some(dir)) => read_status(&dir),

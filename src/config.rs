@@ -133,6 +133,15 @@ impl Config {
         };
         Ok(url.trim_end_matches('/').to_string())
     }
+
+    /// The configured tokens' values, for redacting what a child process or the host prints.
+    pub fn secrets(&self) -> Vec<&str> {
+        [&self.cluster_token, &self.api_token]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose())
+            .collect()
+    }
 }
 
 /// Where the token-reading seam looks: an environment lookup and stdin.
