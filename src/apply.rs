@@ -15,6 +15,7 @@
 //! setting, remembered version) and reads a target version only through a short-lived token it
 //! revokes.
 
+mod execute;
 mod network;
 
 use std::cell::OnceCell;
@@ -24,20 +25,18 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::crash;
-use crate::download;
-use crate::error::{failure, kind_of, one_line, Kind, ResultExt};
+use crate::error::{failure, kind_of, one_line, Kind};
 use crate::facts;
 use crate::fsafe;
 use crate::groups;
 use crate::host::{self, Observed, Wanted};
 use crate::http::Client;
-use crate::install::{self, InstallLog, StepEnv};
+use crate::install::InstallLog;
 use crate::lock::{self, Lock};
 use crate::plan::{self, Action, Desired, Ensure, Plan, Remote};
 use crate::report::{self, ActionReport, Recorded, Reporter, State, Status};
 use crate::signals;
 use crate::tenant::{self, Tenant};
-use crate::verify;
 use crate::version_check;
 
 pub use network::client as http_client;
@@ -115,11 +114,7 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn secrets(&self) -> Vec<&'a str> {
-        [&self.cfg.cluster_token, &self.cfg.api_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose())
-            .collect()
+        self.cfg.secrets()
     }
 
     fn state_dir(&self) -> Result<&Path> {
@@ -193,36 +188,14 @@ impl<'a> Run<'a> {
             &cfg.facts,
             cfg.hostname_pattern.as_ref(),
         )?;
-        let mut tenant = tenant::resolve(&cfg.tenant, &facts)?;
-        if tenant.is_none() && cfg.ensure == Ensure::Present {
-            tenant = self.previous_tenant();
-        }
-        // An installer file carries its tenant: without one configured, whatever it installs is
-        // right (the plan then leaves the tenant alone).
-        if tenant.is_none() && cfg.ensure == Ensure::Present && cfg.installer_file.is_none() {
-            return Err(failure(
-                Kind::Config,
-                "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
-            ));
-        }
-        if let Some(t) = &tenant {
-            self.out
-                .detail(format!("tenant {} from {}", t.id, t.derivation));
-        }
+        let tenant = self.tenant(&facts)?;
         o.tenant = tenant.as_ref().map(|t| t.id.clone());
         // Rendered now, so a template error is exit 3 before any request.
         let wanted_groups = match &tenant {
             Some(t) => groups::render(&cfg.groups, &facts, &t.id)?,
             None => Vec::new(),
         };
-        let desired = Desired {
-            ensure: cfg.ensure,
-            tenant: o.tenant.clone(),
-            version: cfg.version.clone(),
-            upgrade: cfg.upgrade,
-            allow_downgrade: cfg.allow_downgrade,
-            settings: cfg.settings.clone(),
-        };
+        let desired = self.desired(o.tenant.clone());
 
         let wanted = Wanted::managed(&cfg.settings);
         let observed = host::observe(&cfg.install_path, wanted, &self.secrets())?;
@@ -238,40 +211,7 @@ impl<'a> Run<'a> {
         let mut net = Network::new(cfg, tenant.as_ref(), machine, self.out, self.client)
             .read_only(self.mode == Mode::Check)
             .with_groups(&wanted_groups, self.mode == Mode::Apply);
-        let mut remote = None;
-        let mut plan = plan::plan(&desired, &observed, None);
-        if plan.needs_remote {
-            signals::check(Kind::Api, || {
-                "before asking Dynatrace for the target version; nothing was changed".into()
-            })?;
-            if self.mode == Mode::Check {
-                self.out.step(
-                    "check changes nothing on the cluster: reading the target version takes at \
-                     most a short-lived download token, revoked at once",
-                );
-            }
-            let query = version_check::Query {
-                state_dir: self.state_dir.as_deref(),
-                tenant: tenant.as_ref().map(|t| t.id.as_str()).unwrap_or_default(),
-                arch: net.arch()?,
-                interval: cfg.version_check_interval,
-                seed: facts.get("fqdn").unwrap_or_default(),
-            };
-            let now = std::time::SystemTime::now();
-            // `check` changes nothing, not even this memory; it does use what apply remembered.
-            let remember = self.mode == Mode::Apply;
-            match version_check::target(&query, now, self.out, remember, || net.target_version()) {
-                Ok(target) => {
-                    remote = Some(Remote {
-                        target_version: target,
-                    });
-                    plan = plan::plan(&desired, &observed, remote.as_ref());
-                }
-                // Only check gets here (apply creates the tenant): the host must change.
-                Err(e) if network::is_tenant_missing(&e) => self.out.step(one_line(&e)),
-                Err(e) => return Err(e),
-            }
-        }
+        let (plan, remote) = self.plan(&desired, &observed, &mut net, tenant.as_ref(), &facts)?;
         for note in &plan.notes {
             self.out.step(note);
         }
@@ -283,22 +223,10 @@ impl<'a> Run<'a> {
                 description: a.to_string(),
             })
             .collect();
-        let upgrade_now = upgrade_available(remote.as_ref(), &observed);
 
         if plan.is_converged() {
-            net.revoke();
-            if cfg.groups.reconcile {
-                self.groups(&mut net, o)?;
-            }
-            if self.mode == Mode::Apply {
-                let how = if o.changed {
-                    "user groups changed"
-                } else {
-                    "converged"
-                };
-                self.write_status(&observed, tenant.as_ref(), upgrade_now, o, how)?;
-            }
-            return Ok(());
+            let upgrade_now = upgrade_available(remote.as_ref(), &observed);
+            return self.converged(&mut net, o, &observed, tenant.as_ref(), upgrade_now);
         }
         o.changed = true;
         if self.mode == Mode::Check {
@@ -326,6 +254,116 @@ impl<'a> Run<'a> {
         self.write_status(&after, tenant.as_ref(), upgrade_after, o, "changed")
     }
 
+    /// What the configuration asks of the host, for the planner.
+    fn desired(&self, tenant: Option<String>) -> Desired {
+        let cfg = self.cfg;
+        Desired {
+            ensure: cfg.ensure,
+            tenant,
+            version: cfg.version.clone(),
+            upgrade: cfg.upgrade,
+            allow_downgrade: cfg.allow_downgrade,
+            settings: cfg.settings.clone(),
+        }
+    }
+
+    /// The configured tenant, else (for local work) the last run's; none is exit 3 unless an
+    /// installer file or `--ensure absent` makes it unneeded.
+    fn tenant(&self, facts: &facts::Facts) -> Result<Option<Tenant>> {
+        let cfg = self.cfg;
+        let mut tenant = tenant::resolve(&cfg.tenant, facts)?;
+        if tenant.is_none() && cfg.ensure == Ensure::Present {
+            tenant = self.previous_tenant();
+        }
+        // An installer file carries its tenant: without one configured, whatever it installs is
+        // right (the plan then leaves the tenant alone).
+        if tenant.is_none() && cfg.ensure == Ensure::Present && cfg.installer_file.is_none() {
+            return Err(failure(
+                Kind::Config,
+                "no tenant: set --tenant (DT_TENANT) or --tenant-template (DT_TENANT_TEMPLATE)",
+            ));
+        }
+        if let Some(t) = &tenant {
+            self.out
+                .detail(format!("tenant {} from {}", t.id, t.derivation));
+        }
+        Ok(tenant)
+    }
+
+    /// The plan, asking Dynatrace for the target version only when the plan needs it and
+    /// version_check does not remember it.
+    fn plan(
+        &self,
+        desired: &Desired,
+        observed: &Observed,
+        net: &mut Network,
+        tenant: Option<&Tenant>,
+        facts: &facts::Facts,
+    ) -> Result<(Plan, Option<Remote>)> {
+        let plan = plan::plan(desired, observed, None);
+        if !plan.needs_remote {
+            return Ok((plan, None));
+        }
+        signals::check(Kind::Api, || {
+            "before asking Dynatrace for the target version; nothing was changed".into()
+        })?;
+        if self.mode == Mode::Check {
+            self.out.step(
+                "check changes nothing on the cluster: reading the target version takes at \
+                 most a short-lived download token, revoked at once",
+            );
+        }
+        let query = version_check::Query {
+            state_dir: self.state_dir.as_deref(),
+            tenant: tenant.map(|t| t.id.as_str()).unwrap_or_default(),
+            arch: net.arch()?,
+            interval: self.cfg.version_check_interval,
+            seed: facts.get("fqdn").unwrap_or_default(),
+        };
+        let now = std::time::SystemTime::now();
+        // `check` changes nothing, not even this memory; it does use what apply remembered.
+        let remember = self.mode == Mode::Apply;
+        match version_check::target(&query, now, self.out, remember, || net.target_version()) {
+            Ok(target) => {
+                let remote = Remote {
+                    target_version: target,
+                };
+                let plan = plan::plan(desired, observed, Some(&remote));
+                Ok((plan, Some(remote)))
+            }
+            // Only check gets here (apply creates the tenant): the host must change.
+            Err(e) if network::is_tenant_missing(&e) => {
+                self.out.step(one_line(&e));
+                Ok((plan, None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Nothing to do on the host: the token goes, user groups may still change.
+    fn converged(
+        &self,
+        net: &mut Network,
+        o: &mut Outcome,
+        observed: &Observed,
+        tenant: Option<&Tenant>,
+        upgrade_now: Option<bool>,
+    ) -> Result<()> {
+        net.revoke();
+        if self.cfg.groups.reconcile {
+            self.groups(net, o)?;
+        }
+        if self.mode == Mode::Apply {
+            let how = if o.changed {
+                "user groups changed"
+            } else {
+                "converged"
+            };
+            self.write_status(observed, tenant, upgrade_now, o, how)?;
+        }
+        Ok(())
+    }
+
     /// The tenant of the last run, for local work configured without a tenant.
     fn previous_tenant(&self) -> Option<Tenant> {
         let id = self.previous.as_ref()?.tenant.clone()?;
@@ -338,241 +376,6 @@ impl<'a> Run<'a> {
                 report::status_path(&self.cfg.state_dir).display()
             ),
         })
-    }
-
-    /// Network phase first (so the minted token dies before anything local happens), then the
-    /// local changes in plan order.
-    fn execute(
-        &mut self,
-        plan: &Plan,
-        net: &mut Network,
-        o: &mut Outcome,
-        tenant: Option<&Tenant>,
-        log: &mut InstallLog,
-    ) -> Result<()> {
-        let cfg = self.cfg;
-        let state_dir = self.state_dir()?;
-        signals::check(Kind::Api, || {
-            "before the download and the changes; nothing was changed".into()
-        })?;
-        let download_version = plan.actions.iter().find_map(|a| match a {
-            Action::Install { version, .. } => Some(version.to_string()),
-            Action::Upgrade { to, .. } => Some(to.to_string()),
-            _ => None,
-        });
-        let repoint = plan
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::Repoint { .. }));
-
-        // Settings first (no request), then the signature trust before any token exists: a
-        // missing URL or token, or a bad CA file, fails before anything is created. Local
-        // work (settings, uninstall, an --installer-file install) needs neither.
-        let download = download_version.is_some() && cfg.installer_file.is_none();
-        if download {
-            net.arch()?;
-        }
-        if download || repoint {
-            net.preflight()?;
-        }
-        let trust = match &download_version {
-            Some(_) => Some(verify::load_trust(
-                cfg.installer_ca_file.as_deref(),
-                &|url| net.fetch(url),
-            )?),
-            None => None,
-        };
-        if let Some(t) = &trust {
-            // A replaced root is worth saying every time; the pinned one only with -v.
-            let line = format!("installer signatures must chain to {t}");
-            if matches!(t.source, verify::TrustSource::CaFile(_)) {
-                self.out.step(line);
-            } else {
-                self.out.detail(line);
-            }
-        }
-        let connection = if repoint {
-            Some(net.connection_info()?)
-        } else {
-            None
-        };
-        let mut installer = None;
-        if let (Some(version), Some(trust)) = (&download_version, &trust) {
-            let dir = tempfile::Builder::new()
-                .prefix(DOWNLOAD_PREFIX)
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .tempdir_in(state_dir)
-                .kind(Kind::Config, || {
-                    format!(
-                        "could not create a private directory in {}",
-                        state_dir.display()
-                    )
-                })?;
-            // The opt-out skips the signature digest too: no work for a check nobody reads.
-            let mut sig = (!cfg.insecure_skip_signature).then(verify::SignatureCheck::new);
-            let downloaded = match &cfg.installer_file {
-                Some(file) => {
-                    self.out.step(format!(
-                        "using the installer file {} (--installer-file; no download)",
-                        file.display()
-                    ));
-                    match sig.as_mut() {
-                        Some(check) => download::copy_installer(file, dir.path(), check),
-                        None => download::copy_installer(file, dir.path(), &mut ()),
-                    }?
-                }
-                None => self.download(net, version, dir.path(), sig.as_mut(), tenant)?,
-            };
-            o.sha256 = Some(downloaded.sha256.clone());
-            let verified = verify::check_download(&downloaded, sig, cfg.sha256.as_deref(), trust)?;
-            o.installer_root = Some(if cfg.insecure_skip_signature {
-                "skipped (--insecure-skip-signature)".to_string()
-            } else {
-                self.out
-                    .step(format!("verified installer signature ({})", verified.root));
-                verified.root.clone()
-            });
-            // From here on the installer is only read through this descriptor (see HeldFile).
-            let held =
-                fsafe::hold_verified(&downloaded.path, &downloaded.sha256, downloaded.bytes)?;
-            installer = Some((dir, held));
-        }
-        // A re-point without download minted a token for connectioninfo: it dies here too,
-        // before anything local runs (a no-op when the download already revoked it).
-        net.revoke();
-
-        let lock_fd = self.lock.as_ref().map(Lock::raw_fd);
-        for (i, action) in plan.actions.iter().enumerate() {
-            // Exit 4 while nothing local has run yet, 6 once the host may be half-changed.
-            if i == 0 {
-                signals::check(Kind::Api, || {
-                    format!(
-                        "before the {} step; nothing on the host was changed",
-                        action.kind()
-                    )
-                })?;
-            } else {
-                signals::check(Kind::Installer, || {
-                    format!(
-                        "before the {} step, after earlier steps changed the host; see {}",
-                        action.kind(),
-                        log.path().display()
-                    )
-                })?;
-            }
-            self.local_started = true;
-            match action {
-                Action::Install { .. } | Action::Upgrade { .. } => {
-                    let Some((_, d)) = &installer else {
-                        return Err(failure(
-                            Kind::Internal,
-                            "install planned but nothing downloaded",
-                        ));
-                    };
-                    // An upgrade keeps the settings, but says again who installed it.
-                    let metadata;
-                    let settings: &[String] = match action {
-                        Action::Install { args, .. } => args,
-                        _ => {
-                            metadata = plan::metadata_args(&cfg.settings);
-                            &metadata
-                        }
-                    };
-                    self.status_stage(
-                        State::Installing,
-                        format!("running the installer: {action}"),
-                        tenant,
-                    );
-                    self.out.step(format!("running the installer ({action})"));
-                    // Where root is about to write: no other user may control it.
-                    fsafe::trusted_dir(&cfg.install_path, "the install path")?;
-                    let env = StepEnv {
-                        install_path: &cfg.install_path,
-                        timeout: cfg.installer_timeout,
-                        log,
-                        lock_fd,
-                    };
-                    install::run_installer(d, &cfg.installer_args, settings, env)?;
-                }
-                Action::Repoint { tenant: id, args } => {
-                    let Some(info) = &connection else {
-                        return Err(failure(
-                            Kind::Internal,
-                            "re-point planned without connection info",
-                        ));
-                    };
-                    let mut all = vec![
-                        format!("--set-tenant={}", info.tenant_uuid),
-                        format!("--set-tenant-token={}", info.tenant_token.expose()),
-                    ];
-                    if cfg.settings.server.is_none() {
-                        all.push(format!("--set-server={}", info.endpoints));
-                    }
-                    all.extend(args.iter().cloned());
-                    all.push("--restart-service".into());
-                    self.out
-                        .step(format!("re-pointing OneAgent to tenant {id}"));
-                    let mut secrets = self.secrets();
-                    secrets.push(info.tenant_token.expose());
-                    install::oneagentctl_step(&cfg.install_path, &all, &secrets, log)?;
-                }
-                Action::Reconfigure { args } => {
-                    self.out.step(format!("oneagentctl {}", args.join(" ")));
-                    let mut all = args.clone();
-                    if plan::needs_restart(args) {
-                        all.push("--restart-service".into());
-                    }
-                    install::oneagentctl_step(&cfg.install_path, &all, &self.secrets(), log)?;
-                }
-                Action::Uninstall => {
-                    self.out.step("running uninstall.sh");
-                    install::run_uninstall(StepEnv {
-                        install_path: &cfg.install_path,
-                        timeout: cfg.installer_timeout,
-                        log,
-                        lock_fd,
-                    })?;
-                }
-            }
-        }
-        // `installer` (the TempDir) is dropped here: the downloaded file and its directory go.
-        drop(installer);
-        Ok(())
-    }
-
-    /// The installer from Dynatrace, with the download token revoked as soon as it is done.
-    fn download(
-        &self,
-        net: &mut Network,
-        version: &str,
-        dir: &Path,
-        sig: Option<&mut verify::SignatureCheck>,
-        tenant: Option<&Tenant>,
-    ) -> Result<download::Downloaded> {
-        net.installer_token()?;
-        self.status_stage(
-            State::Downloading,
-            format!("downloading OneAgent {version}"),
-            tenant,
-        );
-        self.out.step(format!("downloading OneAgent {version}"));
-        let progress = !self.out.quiet && !self.cfg.json;
-        let downloaded = match sig {
-            Some(check) => net.download(version, dir, check, progress),
-            None => net.download(version, dir, &mut (), progress),
-        };
-        // The token's only job is done: revoke it now, whatever the download's result.
-        net.revoke();
-        // Whatever the download's own error, a stopped run says why it stopped.
-        signals::check(Kind::Api, || {
-            format!("while downloading OneAgent {version}; nothing was installed")
-        })?;
-        let downloaded = downloaded?;
-        self.out.step(format!(
-            "downloaded {} bytes, sha256 {}",
-            downloaded.bytes, downloaded.sha256
-        ));
-        Ok(downloaded)
     }
 
     /// User groups outside the network phase: `check` shows what would change, `apply` (with

@@ -136,6 +136,15 @@ impl Config {
         };
         Ok(url.trim_end_matches('/').to_string())
     }
+
+    /// The configured tokens' values, for redacting what a child process or the host prints.
+    pub fn secrets(&self) -> Vec<&str> {
+        [&self.cluster_token, &self.api_token]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose())
+            .collect()
+    }
 }
 
 /// Where the token-reading seam looks: an environment lookup and stdin.
@@ -147,34 +156,7 @@ pub struct Inputs<'a> {
 /// Builds the configuration for `cmd` from parsed options.
 pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     let mut c = Config::defaults(o.state_dir.clone(), o.install_path.clone());
-    let mut stdin_used = false;
-    let stdin = inputs.stdin;
-    let mut token = |file: &Option<PathBuf>, flag: &str, var: &str| -> Result<Option<Secret>> {
-        let secret = match file {
-            Some(p) if p == Path::new("-") => {
-                if stdin_used {
-                    return Err(failure(
-                        Kind::Config,
-                        format!("{flag} -: stdin can provide only one token"),
-                    ));
-                }
-                stdin_used = true;
-                Some(read_token(&mut *stdin, &format!("{flag} - (stdin)"))?)
-            }
-            Some(p) => Some(read_token_file(p, flag)?),
-            None => match (inputs.env)(var) {
-                Some(v) if !v.trim().is_empty() => Some(read_token(v.as_bytes(), var)?),
-                _ => None,
-            },
-        };
-        Ok(secret)
-    };
-    c.cluster_token = token(
-        &o.cluster_token_file,
-        "--cluster-token-file",
-        "DT_CLUSTER_TOKEN",
-    )?;
-    c.api_token = token(&o.api_token_file, "--api-token-file", "DT_API_TOKEN")?;
+    (c.cluster_token, c.api_token) = tokens(o, inputs)?;
 
     c.cluster_url = o
         .cluster_url
@@ -209,26 +191,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
         EnsureArg::Present => Ensure::Present,
         EnsureArg::Absent => Ensure::Absent,
     };
-    c.version = match &o.version {
-        Some(Some(v)) if v.eq_ignore_ascii_case("latest") => VersionSpec::Latest,
-        Some(Some(v)) => {
-            if !v.starts_with(|ch: char| ch.is_ascii_digit())
-                || !v
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-')
-            {
-                return Err(failure(
-                    Kind::Config,
-                    format!(
-                        "--version {v:?} is neither 'latest' nor a version such as \
-                         1.301.55.20260114-153010"
-                    ),
-                ));
-            }
-            VersionSpec::Exact(v.clone())
-        }
-        _ => VersionSpec::Latest,
-    };
+    c.version = version(o.version.as_ref())?;
     c.upgrade = o.upgrade;
     c.allow_downgrade = o.allow_downgrade;
     c.version_check_interval = o.version_check_interval;
@@ -257,19 +220,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
         SslModeArg::All => SslMode::All,
     };
     c.ca_file = o.ca_file.clone();
-    c.sha256 = match &o.sha256 {
-        Some(h) => {
-            let h = h.trim().to_ascii_lowercase();
-            if h.len() != 64 || !h.chars().all(|ch| ch.is_ascii_hexdigit()) {
-                return Err(failure(
-                    Kind::Config,
-                    format!("--sha256 {h:?} is not 64 hexadecimal digits"),
-                ));
-            }
-            Some(h)
-        }
-        None => None,
-    };
+    c.sha256 = o.sha256.as_deref().map(sha256).transpose()?;
     c.installer_ca_file = o.installer_ca_file.clone();
     c.insecure_skip_signature = o.insecure_skip_signature;
 
@@ -283,6 +234,75 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     c.verbose = o.verbose;
     let _ = cmd;
     Ok(c)
+}
+
+/// The cluster and API tokens: each from its file (`-`: stdin, once), else its variable.
+fn tokens(o: &Options, inputs: Inputs) -> Result<(Option<Secret>, Option<Secret>)> {
+    let mut stdin_used = false;
+    let stdin = inputs.stdin;
+    let mut token = |file: &Option<PathBuf>, flag: &str, var: &str| -> Result<Option<Secret>> {
+        let secret = match file {
+            Some(p) if p == Path::new("-") => {
+                if stdin_used {
+                    return Err(failure(
+                        Kind::Config,
+                        format!("{flag} -: stdin can provide only one token"),
+                    ));
+                }
+                stdin_used = true;
+                Some(read_token(&mut *stdin, &format!("{flag} - (stdin)"))?)
+            }
+            Some(p) => Some(read_token_file(p, flag)?),
+            None => match (inputs.env)(var) {
+                Some(v) if !v.trim().is_empty() => Some(read_token(v.as_bytes(), var)?),
+                _ => None,
+            },
+        };
+        Ok(secret)
+    };
+    let cluster = token(
+        &o.cluster_token_file,
+        "--cluster-token-file",
+        "DT_CLUSTER_TOKEN",
+    )?;
+    let api = token(&o.api_token_file, "--api-token-file", "DT_API_TOKEN")?;
+    Ok((cluster, api))
+}
+
+/// `--version`: `latest` (also when given bare) or an exact version.
+fn version(v: Option<&Option<String>>) -> Result<VersionSpec> {
+    Ok(match v {
+        Some(Some(v)) if v.eq_ignore_ascii_case("latest") => VersionSpec::Latest,
+        Some(Some(v)) => {
+            if !v.starts_with(|ch: char| ch.is_ascii_digit())
+                || !v
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-')
+            {
+                return Err(failure(
+                    Kind::Config,
+                    format!(
+                        "--version {v:?} is neither 'latest' nor a version such as \
+                         1.301.55.20260114-153010"
+                    ),
+                ));
+            }
+            VersionSpec::Exact(v.clone())
+        }
+        _ => VersionSpec::Latest,
+    })
+}
+
+/// `--sha256`, normalised to lower case.
+fn sha256(h: &str) -> Result<String> {
+    let h = h.trim().to_ascii_lowercase();
+    if h.len() != 64 || !h.chars().all(|ch| ch.is_ascii_hexdigit()) {
+        return Err(failure(
+            Kind::Config,
+            format!("--sha256 {h:?} is not 64 hexadecimal digits"),
+        ));
+    }
+    Ok(h)
 }
 
 /// A token from a file that only its owner may read or write: a token readable by other

@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-/// The exit-code contract with Puppet, Ansible and people. README.md has the same table; a test
-/// walks this one.
+/// The exit-code contract with Puppet, Ansible and people: each code's name and meaning live
+/// on its variant (here and on [`Outcome`]); [`EXIT_CODES`], the `--help` table and README.md
+/// (whose test compares it with `--help`) are built from them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// 1: a bug or an environment we did not foresee.
@@ -34,35 +35,17 @@ pub enum Outcome {
     Changed,
 }
 
-pub const EXIT_CONVERGED: u8 = 0;
-pub const EXIT_CHANGED: u8 = 2;
-
-/// Every exit code, its name and its meaning: the single source for README and tests.
-pub const EXIT_CODES: &[(u8, &str, &str)] = &[
-    (
-        0,
-        "converged",
-        "nothing changed (check: nothing would change)",
-    ),
-    (1, "internal", "unexpected internal error"),
-    (
-        2,
-        "changed",
-        "the host was changed (check: a change is needed)",
-    ),
-    (3, "config", "bad configuration or input"),
-    (4, "api", "Dynatrace API or network failure"),
-    (5, "verification", "installer verification failed"),
-    (
-        6,
-        "installer",
-        "installer failed or the result is not as planned",
-    ),
-    (7, "locked", "another run holds the lock"),
-];
-
 impl Kind {
-    pub fn exit_code(self) -> u8 {
+    pub const ALL: [Kind; 6] = [
+        Kind::Internal,
+        Kind::Config,
+        Kind::Api,
+        Kind::Verification,
+        Kind::Installer,
+        Kind::Locked,
+    ];
+
+    pub const fn exit_code(self) -> u8 {
         match self {
             Kind::Internal => 1,
             Kind::Config => 3,
@@ -72,13 +55,108 @@ impl Kind {
             Kind::Locked => 7,
         }
     }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Internal => "internal",
+            Kind::Config => "config",
+            Kind::Api => "api",
+            Kind::Verification => "verification",
+            Kind::Installer => "installer",
+            Kind::Locked => "locked",
+        }
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Kind::Internal => "unexpected internal error",
+            Kind::Config => "bad configuration or input",
+            Kind::Api => "Dynatrace API or network failure",
+            Kind::Verification => "installer verification failed",
+            Kind::Installer => "installer failed or the result is not as planned",
+            Kind::Locked => "another run holds the lock",
+        }
+    }
 }
 
 impl Outcome {
-    pub fn exit_code(self) -> u8 {
+    pub const ALL: [Outcome; 2] = [Outcome::Converged, Outcome::Changed];
+
+    pub const fn exit_code(self) -> u8 {
         match self {
-            Outcome::Converged => EXIT_CONVERGED,
-            Outcome::Changed => EXIT_CHANGED,
+            Outcome::Converged => 0,
+            Outcome::Changed => 2,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Outcome::Converged => "converged",
+            Outcome::Changed => "changed",
+        }
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Outcome::Converged => "nothing changed (check: nothing would change)",
+            Outcome::Changed => "the host was changed (check: a change is needed)",
+        }
+    }
+}
+
+/// Every exit code, its name and its meaning, by code: built from [`Outcome::ALL`] and
+/// [`Kind::ALL`] at compile time, so a new variant cannot be missing from the table.
+pub const EXIT_CODES: &[(u8, &str, &str)] = &{
+    const N: usize = Outcome::ALL.len() + Kind::ALL.len();
+    let mut rows = [(0u8, "", ""); N];
+    let mut i = 0;
+    while i < Outcome::ALL.len() {
+        let o = Outcome::ALL[i];
+        rows[i] = (o.exit_code(), o.name(), o.meaning());
+        i += 1;
+    }
+    let mut j = 0;
+    while j < Kind::ALL.len() {
+        let k = Kind::ALL[j];
+        rows[i + j] = (k.exit_code(), k.name(), k.meaning());
+        j += 1;
+    }
+    // Insertion sort by code (const context: no slice::sort).
+    let mut a = 1;
+    while a < N {
+        let mut b = a;
+        while b > 0 && rows[b - 1].0 > rows[b].0 {
+            let t = rows[b - 1];
+            rows[b - 1] = rows[b];
+            rows[b] = t;
+            b -= 1;
+        }
+        a += 1;
+    }
+    rows
+};
+
+/// Why a failure happened, where a caller or a test acts on the variant rather than the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// 5: the file's SHA-256 (`--sha256`) or its signed content's digest is not as expected.
+    Digest,
+    /// 5: the file is not a signed installer, or its signature or chain to the trusted root
+    /// does not verify.
+    Chain,
+    /// 5: a certificate on the chain has expired (or is not valid yet) at verification time.
+    Expired,
+    /// 6: the installer, uninstaller or oneagentctl did not finish within its timeout.
+    Timeout,
+    /// 6: the installer, uninstaller or oneagentctl exited unsuccessfully.
+    Exit,
+}
+
+impl Cause {
+    pub const fn kind(self) -> Kind {
+        match self {
+            Cause::Digest | Cause::Chain | Cause::Expired => Kind::Verification,
+            Cause::Timeout | Cause::Exit => Kind::Installer,
         }
     }
 }
@@ -89,6 +167,10 @@ impl Outcome {
 pub struct Failure {
     pub kind: Kind,
     pub message: String,
+    /// Set where the reason is worth a variant (see [`cause_of`]). Only tests read it so far:
+    /// the exit code comes from `kind`, the user reads `message`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub cause: Option<Cause>,
 }
 
 impl fmt::Display for Failure {
@@ -104,7 +186,28 @@ pub fn failure(kind: Kind, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Failure {
         kind,
         message: message.into(),
+        cause: None,
     })
+}
+
+/// A new error of the class its cause implies.
+pub fn failure_because(cause: Cause, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        kind: cause.kind(),
+        message: message.into(),
+        cause: Some(cause),
+    })
+}
+
+/// The typed reason of an error: the first [`Failure`] in its chain that has one.
+#[cfg(test)]
+pub fn cause_of(err: &anyhow::Error) -> Option<Cause> {
+    err.downcast_ref::<Failure>()
+        .and_then(|f| f.cause)
+        .or_else(|| {
+            err.chain()
+                .find_map(|c| c.downcast_ref::<Failure>().and_then(|f| f.cause))
+        })
 }
 
 /// The class of an error: the outermost [`Failure`] in its chain, else `Internal`.
@@ -159,6 +262,7 @@ where
             e.into().context(Failure {
                 kind,
                 message: message(),
+                cause: None,
             })
         })
     }
@@ -169,30 +273,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_is_in_the_table_and_codes_are_distinct() {
-        let kinds = [
-            Kind::Internal,
-            Kind::Config,
-            Kind::Api,
-            Kind::Verification,
-            Kind::Installer,
-            Kind::Locked,
-        ];
-        for k in kinds {
+    fn the_table_is_every_variant_once_by_code() {
+        let codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _, _)| *c).collect();
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        for k in Kind::ALL {
             assert!(
-                EXIT_CODES.iter().any(|(c, _, _)| *c == k.exit_code()),
+                EXIT_CODES.contains(&(k.exit_code(), k.name(), k.meaning())),
                 "{k:?}"
             );
         }
-        for o in [Outcome::Converged, Outcome::Changed] {
+        for o in Outcome::ALL {
             assert!(
-                EXIT_CODES.iter().any(|(c, _, _)| *c == o.exit_code()),
+                EXIT_CODES.contains(&(o.exit_code(), o.name(), o.meaning())),
                 "{o:?}"
             );
         }
-        let mut codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _, _)| *c).collect();
-        codes.dedup();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        // The contract's fixed points, which Puppet and Ansible code against.
+        assert_eq!(EXIT_CODES[2], (2, "changed", Outcome::Changed.meaning()));
+        assert_eq!(EXIT_CODES[7].1, "locked");
     }
 
     #[test]
@@ -210,6 +308,17 @@ mod tests {
             one_line(&err),
             "applying: downloading installer: connection reset"
         );
+    }
+
+    #[test]
+    fn a_cause_sets_the_class_and_survives_context() {
+        let err = failure_because(Cause::Expired, "signer expired").context("verifying");
+        assert_eq!(kind_of(&err), Kind::Verification);
+        assert_eq!(cause_of(&err), Some(Cause::Expired));
+        let err = failure_because(Cause::Timeout, "installer hung");
+        assert_eq!(kind_of(&err), Kind::Installer);
+        assert_eq!(cause_of(&err), Some(Cause::Timeout));
+        assert_eq!(cause_of(&failure(Kind::Installer, "x")), None);
     }
 
     #[test]

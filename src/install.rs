@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::error::{failure, Kind, ResultExt};
+use crate::error::{failure, failure_because, Cause, Kind, ResultExt};
 use crate::fsafe::{self, HeldFile};
+use crate::secret::redact;
 use crate::signals::{self, Signal};
 
 /// oneagentctl only reads or writes a config file; anything slower is stuck.
@@ -181,15 +182,6 @@ fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<V
     })
 }
 
-/// Replaces each secret in `text` by `<redacted>`, and masks URL passwords.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(s, "<redacted>");
-    }
-    crate::secret::redact_userinfo(&out)
-}
-
 /// Arguments shown in logs and errors: values of token options are hidden, URL passwords
 /// (`--set-proxy=http://user:pass@host`) masked.
 fn shown_args(args: &[String]) -> String {
@@ -240,8 +232,8 @@ fn run_oneagentctl(
     let c = match captured {
         Waited::Finished(c) => c,
         Waited::TimedOut => {
-            return Err(failure(
-                Kind::Installer,
+            return Err(failure_because(
+                Cause::Timeout,
                 format!("{} did not finish within {ONEAGENTCTL_TIMEOUT:?}", shown()),
             ))
         }
@@ -268,8 +260,8 @@ fn run_oneagentctl(
             })?;
     }
     if !c.status.success() {
-        return Err(failure(
-            Kind::Installer,
+        return Err(failure_because(
+            Cause::Exit,
             format!(
                 "{} failed ({}): {}{see}",
                 shown(),
@@ -385,16 +377,16 @@ pub fn run_script(
                 log.display()
             ),
         )),
-        Waited::TimedOut => Err(failure(
-            Kind::Installer,
+        Waited::TimedOut => Err(failure_because(
+            Cause::Timeout,
             format!(
                 "the {what} did not finish within {}; its process group was killed; output in {}",
                 humantime::format_duration(timeout),
                 log.display()
             ),
         )),
-        Waited::Finished(s) if !s.success() => Err(failure(
-            Kind::Installer,
+        Waited::Finished(s) if !s.success() => Err(failure_because(
+            Cause::Exit,
             format!(
                 "the {what} failed ({s}){}; full output in {}",
                 tail(log),
@@ -513,6 +505,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(crate::error::kind_of(&err), Kind::Installer);
+        assert_eq!(crate::error::cause_of(&err), Some(Cause::Exit));
         assert!(crate::error::one_line(&err).contains("disk full"));
     }
 
@@ -538,6 +531,7 @@ mod tests {
         .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(crate::error::one_line(&err).contains("did not finish"));
+        assert_eq!(crate::error::cause_of(&err), Some(Cause::Timeout));
         std::thread::sleep(Duration::from_millis(1500));
         assert!(!marker.exists(), "the grandchild outlived the timeout");
     }

@@ -4,6 +4,7 @@
 mod apply;
 mod cli;
 mod cluster;
+mod commands;
 mod config;
 mod crash;
 #[cfg(feature = "sim")]
@@ -120,11 +121,9 @@ fn run_command() -> ExitCode {
         Cmd::Apply => converge(&cfg, Mode::Apply, out, started),
         Cmd::Check => converge(&cfg, Mode::Check, out, started),
         Cmd::Status => finish(crash::catch("showing the status", || {
-            report::status_command(&cfg)
+            commands::status(&cfg)
         })),
-        Cmd::Facts => finish(crash::catch("showing the facts", || {
-            report::facts_command(&cfg)
-        })),
+        Cmd::Facts => finish(crash::catch("showing the facts", || commands::facts(&cfg))),
         Cmd::Verify { file } => finish(crash::catch("verifying the file", || {
             verify_command(&cfg, &file, out)
         })),

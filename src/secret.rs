@@ -1,17 +1,30 @@
-//! Tokens as a type that cannot be printed by accident, and the one redaction of passwords
-//! in URLs (`http://user:***@host`) that everything printed or stored passes through.
+//! Tokens as a type that cannot be printed by accident (and is wiped when dropped), the
+//! redaction of known secrets from captured output, and the one redaction of passwords in URLs
+//! (`http://user:***@host`) that everything printed or stored passes through.
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 /// A Dynatrace token. `Debug` and `Display` print `<redacted>`; the value is reachable only
-/// through [`Secret::expose`], which is grep-able.
+/// through [`Secret::expose`], which is grep-able. Its memory is zeroed on drop, so a core dump
+/// or a reused allocation does not hold a token the run no longer needs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a token, trimming the surrounding white space a file or heredoc adds.
+    /// Wraps a token, trimming the surrounding white space a file or heredoc adds (the
+    /// untrimmed copy is wiped too).
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into().trim().to_string())
+        let mut raw = value.into();
+        let s = Secret(raw.trim().to_string());
+        raw.zeroize();
+        s
+    }
+
+    /// Zeroes the whole buffer (its capacity, not only the token) and leaves the secret empty.
+    fn wipe(&mut self) {
+        self.0.zeroize();
     }
 
     pub fn expose(&self) -> &str {
@@ -33,6 +46,12 @@ impl Secret {
     }
 }
 
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
@@ -43,6 +62,16 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// `text` with each of `secrets` replaced by `<redacted>` and URL passwords masked: for what a
+/// child process printed, which may echo a token it was given.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s, "<redacted>");
+    }
+    redact_userinfo(&out)
 }
 
 /// What replaces the password of a URL's userinfo.
@@ -134,6 +163,28 @@ mod tests {
         ] {
             assert_eq!(redact_userinfo(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn known_secrets_and_url_passwords_are_redacted() {
+        assert_eq!(redact("a SECRET b", &["SECRET", ""]), "a <redacted> b");
+        assert_eq!(
+            redact("T1 via http://u:pw@h T1", &["T1"]),
+            "<redacted> via http://u:***@h <redacted>"
+        );
+    }
+
+    #[test]
+    fn wipe_zeroes_the_token_bytes() {
+        // Drop calls wipe; after a drop the buffer is freed and cannot be read, so the wipe
+        // is checked on a live secret, whose buffer stays allocated.
+        let mut s = Secret::new("dt0c01.PUBLIC.SECRETPART");
+        let (ptr, len) = (s.0.as_ptr(), s.0.len());
+        s.wipe();
+        assert!(s.is_empty());
+        // SAFETY: zeroize keeps the allocation (it clears the String, capacity unchanged).
+        let wiped = unsafe { std::slice::from_raw_parts(ptr, len) };
+        assert!(wiped.iter().all(|&b| b == 0), "{wiped:?}");
     }
 
     #[test]

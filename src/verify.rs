@@ -13,7 +13,7 @@ use signed_installer::{
 };
 
 use crate::download::{Downloaded, StreamCheck};
-use crate::error::{failure, Kind, ResultExt};
+use crate::error::{failure, failure_because, Cause, Kind, ResultExt};
 
 /// Where Dynatrace publishes its root (the file holds the G1 root and a second one; the pin
 /// selects G1).
@@ -278,8 +278,8 @@ fn check_sha256(path: &Path, file_sha256: &str, expected: Option<&str>) -> anyho
     if expected.eq_ignore_ascii_case(file_sha256) {
         return Ok(());
     }
-    Err(failure(
-        Kind::Verification,
+    Err(failure_because(
+        Cause::Digest,
         format!(
             "installer {} does not have the expected SHA-256: --sha256 says {expected}, the \
              file has {} — the download is corrupt, tampered with, or not the version the hash \
@@ -304,8 +304,14 @@ fn check_at(
     let file_sha256 = file_sha256.to_ascii_lowercase();
     check_sha256(path, &file_sha256, expected_sha256)?;
     let refused = |e: signed_installer::Error| {
-        failure(
-            Kind::Verification,
+        let cause = match e {
+            signed_installer::Error::DigestMismatch { .. } => Cause::Digest,
+            signed_installer::Error::Expired { .. }
+            | signed_installer::Error::NotYetValid { .. } => Cause::Expired,
+            _ => Cause::Chain,
+        };
+        failure_because(
+            cause,
             format!(
                 "installer {shown} failed signature verification against {trust}: {e} — do \
                  not run it; download it again, and if it still fails, check the proxy and \
@@ -329,7 +335,7 @@ fn check_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::kind_of;
+    use crate::error::{cause_of, kind_of};
     use sha2::Digest as _;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -438,6 +444,16 @@ mod tests {
         assert!(err.to_string().contains(&"0".repeat(64)), "{err}");
     }
 
+    #[test]
+    fn an_unsigned_file_is_refused_for_its_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("unsigned.sh");
+        std::fs::write(&path, "#!/bin/sh\necho hi\n").unwrap();
+        let err = verify_file_at(&path, None, &fixture_trust(), at_2027()).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Verification);
+        assert_eq!(cause_of(&err), Some(Cause::Chain));
+    }
+
     /// A download of `name` fed to a SignatureCheck in `chunk`-sized pieces.
     fn downloaded(name: &str, chunk: usize) -> (Downloaded, SignatureCheck) {
         let path = fixture(name);
@@ -478,6 +494,7 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = verify_file_at(&path, None, &fixture_trust(), at_2027()).unwrap_err();
         assert_eq!(kind_of(&err), Kind::Verification);
+        assert_eq!(cause_of(&err), Some(Cause::Digest));
         assert!(err.to_string().contains("digest mismatch"), "{err}");
         let err = verify_file_at(
             &fixture("expired-signer.sh"),
@@ -487,6 +504,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(kind_of(&err), Kind::Verification);
+        assert_eq!(cause_of(&err), Some(Cause::Expired));
         assert!(err.to_string().contains("expired certificate"), "{err}");
     }
 
@@ -498,6 +516,7 @@ mod tests {
         let err = check_download_at(&d, None, Some(&"1".repeat(64)), &fixture_trust(), at_2027())
             .unwrap_err();
         assert_eq!(kind_of(&err), Kind::Verification);
+        assert_eq!(cause_of(&err), Some(Cause::Digest));
         // Without the skip, the expired signer is refused.
         let (d, sig) = downloaded("expired-signer.sh", 4096);
         let err = check_download_at(&d, Some(sig), None, &fixture_trust(), at_2027()).unwrap_err();

@@ -25,7 +25,7 @@ use crate::token::{self, MintedGuard, INSTALLER_SCOPE};
 
 /// The installer download token: the operator's own, or one we minted (and must revoke).
 enum InstallerToken<'c> {
-    Given(Secret),
+    Given(&'c Secret),
     Minted(MintedGuard<'c>),
 }
 
@@ -235,7 +235,7 @@ impl<'c> Network<'c> {
                 .and_then(|h| h.into_string().ok())
                 .unwrap_or_else(|| "unknown host".into()),
         );
-        if let Some(api_token) = &self.cfg.api_token {
+        if let Some(api_token) = self.cfg.api_token.as_ref() {
             let scopes = token::scopes_of(client, &api_url, api_token).with_context(|| {
                 if self.cfg.cluster_token.is_none() {
                     format!(
@@ -250,7 +250,7 @@ impl<'c> Network<'c> {
             if scopes.iter().any(|s| s == INSTALLER_SCOPE) {
                 self.out
                     .step("using the given API token for the download (it has InstallerDownload)");
-                return Ok(InstallerToken::Given(api_token.clone()));
+                return Ok(InstallerToken::Given(api_token));
             }
             let guard = MintedGuard::mint(client, &api_url, api_token, &label)?;
             self.out.step(format!(
@@ -284,22 +284,22 @@ impl<'c> Network<'c> {
         let client = self.client()?;
         // An operator's API token with InstallerDownload makes the check this one request (no
         // scope lookup); without the scope (403) it mints a download token as usual.
-        if let (None, Some(api_token)) = (&self.token, &self.cfg.api_token) {
+        if let (None, Some(api_token)) = (&self.token, self.cfg.api_token.as_ref()) {
             if let Some(v) = download::target_version_if_allowed(client, &api_url, api_token, arch)?
             {
-                self.token = Some(InstallerToken::Given(api_token.clone()));
+                self.token = Some(InstallerToken::Given(api_token));
                 return Ok(v);
             }
         }
-        let token = self.installer_token()?.clone();
-        download::target_version(client, &api_url, &token, arch)
+        let token = self.installer_token()?;
+        download::target_version(client, &api_url, token, arch)
     }
 
     pub fn connection_info(&mut self) -> Result<ConnectionInfo> {
         let api_url = self.api_url()?;
         let client = self.client()?;
-        let token = self.installer_token()?.clone();
-        download::connection_info(client, &api_url, &token)
+        let token = self.installer_token()?;
+        download::connection_info(client, &api_url, token)
     }
 
     pub fn download(
@@ -312,19 +312,17 @@ impl<'c> Network<'c> {
         let arch = self.arch()?;
         let url = download::installer_url(&self.api_url()?, version, arch);
         let client = self.client()?;
-        let token = self.installer_token()?.clone();
-        let limit = format!(
-            "--download-timeout {}",
-            humantime::format_duration(self.cfg.download_timeout)
-        );
+        let timeout = self.cfg.download_timeout;
+        let limit = format!("--download-timeout {}", humantime::format_duration(timeout));
+        let token = self.installer_token()?;
         download::download_installer(
             client,
             &url,
-            &token,
+            token,
             dir,
             check,
             progress,
-            Some((self.cfg.download_timeout, &limit)),
+            Some((timeout, &limit)),
         )
     }
 

@@ -156,16 +156,8 @@ fn create(app: &App, data: &mut Data, id: &str, f: Fields, create_token: bool) -
     let env = new_environment(data, id, f);
     let mut short = json!({"id": env.id, "name": env.name, "description": null});
     if create_token {
-        let minted = tokens::mint(Mint {
-            name: "tokenManagementToken",
-            environment: Some(id),
-            scopes: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
-            owner: "cluster",
-            personal_access_token: false,
-            expires_ms: None,
-        });
-        short["tokenManagementToken"] = json!(minted.secret);
-        data.tokens.insert(minted.token.id.clone(), minted.token);
+        short["tokenManagementToken"] =
+            json!(management_token(data, id, "tokenManagementToken", None));
     }
     data.environments.insert(id.to_string(), env);
     let mut resp = body::json(StatusCode::CREATED, &short);
@@ -281,6 +273,22 @@ pub fn delete(app: &Arc<App>, id: &str) -> ApiResult<Response<Body>> {
     Ok(body::no_content(StatusCode::NO_CONTENT))
 }
 
+/// A token-management token of environment `id` (owned by the cluster), stored; its secret.
+fn management_token(data: &mut Data, id: &str, name: &str, expires_ms: Option<u64>) -> String {
+    super::tokens::mint_into(
+        data,
+        Mint {
+            name,
+            environment: Some(id),
+            scopes: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            owner: "cluster",
+            personal_access_token: false,
+            expires_ms,
+        },
+    )
+    .secret
+}
+
 pub fn token_management_token(app: &Arc<App>, req: &Req, id: &str) -> ApiResult<Response<Body>> {
     // The body, its name and expiresIn are all optional [doc: "Create a new tenant token"].
     let obj = if req.body.iter().all(u8::is_ascii_whitespace) {
@@ -292,25 +300,13 @@ pub fn token_management_token(app: &Arc<App>, req: &Req, id: &str) -> ApiResult<
         None | Some(Value::Null) => "tokenManagementToken".to_string(),
         Some(_) => required_str(&obj, "name")?.to_string(),
     };
-    let ttl = match obj.get("expiresIn") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(tokens::expires_in_ms(v)?),
-    };
+    let expires_ms = super::tokens::expires_in(&obj)?;
     let secret = {
         let mut data = app.data();
         if !data.environments.contains_key(id) {
             return Err(not_found(id));
         }
-        let minted = tokens::mint(Mint {
-            name: &name,
-            environment: Some(id),
-            scopes: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
-            owner: "cluster",
-            personal_access_token: false,
-            expires_ms: ttl.map(|t| tokens::now_ms().saturating_add(t)),
-        });
-        data.tokens.insert(minted.token.id.clone(), minted.token);
-        minted.secret
+        management_token(&mut data, id, &name, expires_ms)
     };
     app.mark_changed();
     Ok(body::json(StatusCode::CREATED, &json!({ "token": secret })))

@@ -94,18 +94,27 @@ struct NewToken {
 }
 
 fn store(app: &App, home: Home<'_>, owner: &str, n: NewToken) -> tokens::Minted {
-    let minted = tokens::mint(Mint {
-        name: &n.name,
-        environment: home,
-        scopes: n.scopes,
-        owner,
-        personal_access_token: n.personal,
-        expires_ms: n.expires_ms,
-    });
-    app.data()
-        .tokens
-        .insert(minted.token.id.clone(), minted.token.clone());
+    let minted = mint_into(
+        &mut app.data(),
+        Mint {
+            name: &n.name,
+            environment: home,
+            scopes: n.scopes,
+            owner,
+            personal_access_token: n.personal,
+            expires_ms: n.expires_ms,
+        },
+    );
     app.mark_changed();
+    minted
+}
+
+/// Mints a token and stores it: the one path every token-creating route (here and the
+/// environment API's tokenManagementToken) takes. The caller marks the state changed.
+pub(super) fn mint_into(data: &mut Data, m: Mint) -> tokens::Minted {
+    let minted = tokens::mint(m);
+    data.tokens
+        .insert(minted.token.id.clone(), minted.token.clone());
     minted
 }
 
@@ -121,8 +130,8 @@ fn personal(obj: &Map<String, Value>) -> ApiResult<bool> {
     }
 }
 
-/// `expiresIn` of v1 and cluster tokens: optional, relative to now.
-fn expires_in(obj: &Map<String, Value>) -> ApiResult<Option<u64>> {
+/// `expiresIn` of v1, cluster and tokenManagementToken tokens: optional, relative to now.
+pub(super) fn expires_in(obj: &Map<String, Value>) -> ApiResult<Option<u64>> {
     match obj.get("expiresIn") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => Ok(Some(
