@@ -13,6 +13,10 @@ use serde_json::Value;
 // Helpers of tests/hardening_input.rs (token census, faults for N requests, private files).
 mod input;
 pub use input::write_private;
+// One secret scan and one token census for every scenario test.
+mod secrets;
+#[allow(unused_imports)]
+pub use secrets::{files_strictly_under, flock_held};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
 pub const PATTERN: &str = r"^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-";

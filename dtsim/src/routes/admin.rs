@@ -74,6 +74,7 @@ pub fn handle(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
                         "environment": t.environment,
                         "scopes": t.scopes,
                         "alive": t.alive(now),
+                        "expiresMs": t.expires_ms,
                     })
                 })
                 .collect();
