@@ -384,7 +384,9 @@ fn exit_5_names_the_failed_check_and_skipping_is_explicit_and_recorded() {
         Fault::OtherCa,
     );
     let r = w.cmd("apply").run();
-    r.code(5).stderr_has("failed signature verification");
+    r.code(5)
+        .stderr_has("failed signature verification")
+        .stderr_has("untrusted chain");
     assert!(!w.installed());
     w.assert_minted_token_revoked("abc-p1");
 
