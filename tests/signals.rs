@@ -49,7 +49,7 @@ fn world_with_stalled_download() -> World {
 }
 
 /// Starts `apply`, waits until the stalled installer GET has been answered and the partial
-/// download is on disk, then half a second more.
+/// download is on disk (bytes written, not a guess at how long that takes).
 fn start_and_wait_for_stall(w: &World) -> harness::Running<'_> {
     let run = w.cmd("apply").start();
     wait_for(Duration::from_secs(10), "the installer GET", || {
@@ -58,7 +58,17 @@ fn start_and_wait_for_stall(w: &World) -> harness::Running<'_> {
             .iter()
             .any(|r| r.method == "GET" && r.path.contains("/deployment/installer/agent/unix/"))
     });
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for(
+        Duration::from_secs(10),
+        "bytes of the download on disk",
+        || {
+            download_dirs(w).iter().any(|d| {
+                harness::files_strictly_under(&w.state.join(d))
+                    .iter()
+                    .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 0))
+            })
+        },
+    );
     assert_eq!(
         download_dirs(w).len(),
         1,
@@ -216,7 +226,20 @@ fn sigterm_while_waiting_for_the_lock_exits_7_at_once() {
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
     let run = w.cmd("apply").args(&["--lock-timeout", "60s"]).start();
-    std::thread::sleep(Duration::from_millis(500));
+    // Waiting for the lock: it has the lock file open (its fd in /proc), not a guessed delay.
+    let lock = w.state.join("lock");
+    wait_for(
+        Duration::from_secs(10),
+        "the run to open the lock file",
+        || {
+            std::fs::read_dir(format!("/proc/{}/fd", run.pid()))
+                .map(|fds| {
+                    fds.flatten()
+                        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == lock))
+                })
+                .unwrap_or(false)
+        },
+    );
     let signalled = Instant::now();
     run.signal(libc::SIGTERM);
     let r = run.finish(Duration::from_secs(5));
@@ -225,7 +248,7 @@ fn sigterm_while_waiting_for_the_lock_exits_7_at_once() {
         .stderr_has("interrupted by SIGTERM while waiting for the lock")
         .requests(&[]);
     r.check(
-        took < Duration::from_secs(1),
+        took < Duration::from_secs(3),
         &format!("exit took {took:?}"),
     );
 }
@@ -253,7 +276,7 @@ fn sigterm_during_a_retry_pause_exits_4_without_waiting_it_out() {
     r.code(4)
         .stderr_has("interrupted by SIGTERM while waiting to retry");
     r.check(
-        took < Duration::from_secs(1),
+        took < Duration::from_secs(3),
         &format!("exit took {took:?}"),
     );
     assert_eq!(w.sim.requests().len(), 1, "retried after the signal");
