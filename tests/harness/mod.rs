@@ -18,7 +18,7 @@ mod secrets;
 // Snapshots of stderr and --json (tests/snapshots.rs).
 mod snapshot;
 #[allow(unused_imports)]
-pub use secrets::{files_strictly_under, flock_held};
+pub use secrets::{assert_clean, files_strictly_under, flock_held};
 #[allow(unused_imports)]
 pub use snapshot::assert_snapshot;
 
