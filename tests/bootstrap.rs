@@ -5,7 +5,7 @@ mod harness;
 use std::time::Duration;
 
 use dtsim::Fault;
-use harness::{find_token, World, V_MID, V_NEW, V_OLD};
+use harness::{World, V_MID, V_NEW, V_OLD};
 
 const ENV: &str = "/api/cluster/v2/environments/abc-p1";
 const TOKENS: &str = "/e/abc-p1/api/v2/apiTokens";
@@ -22,56 +22,13 @@ fn fresh_install_requests() -> Vec<String> {
     ]
 }
 
-/// The DELETE of the minted token, and that it is dead in dtsim.
-fn assert_minted_token_revoked(w: &World) -> String {
-    let log = w.sim.requests();
-    let delete = log
-        .iter()
-        .find(|r| r.method == "DELETE")
-        .unwrap_or_else(|| panic!("no DELETE in {log:?}"));
-    assert_eq!(delete.status, 204, "{log:?}");
-    let id = delete
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let tokens = w.admin("/__dtsim/tokens");
-    let entry = tokens
-        .as_array()
-        .and_then(|a| a.iter().find(|t| t["id"] == id.as_str()));
-    if let Some(t) = entry {
-        assert_eq!(t["alive"], false, "minted token {id} still alive: {t}");
-    }
-    id
-}
-
-/// No token in the runs' output or in any file under the state dir (status.json, the install
-/// log, leftovers of the temp dir): neither the cluster token nor anything token-shaped.
-fn assert_no_secrets(w: &World, runs: &[&harness::Done]) {
-    let mut texts: Vec<(String, String)> = Vec::new();
-    for r in runs {
-        texts.push(("stdout".into(), r.stdout.clone()));
-        texts.push(("stderr".into(), r.stderr.clone()));
-    }
-    for f in World::files_under(&w.state) {
-        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
-        texts.push((f.display().to_string(), text));
-    }
-    let cluster = w.sim.cluster_token();
-    for (what, t) in &texts {
-        assert!(!t.contains(&cluster), "cluster token leaked into {what}");
-        assert_eq!(find_token(t), None, "a token leaked into {what}: {t}");
-    }
-}
-
 #[test]
 fn fresh_host_new_tenant_then_converged() {
     let w = World::new();
     let first = w.cmd("apply").arg("--json").run();
     first.code(2);
     let mut want = fresh_install_requests();
-    let id = assert_minted_token_revoked(&w);
+    let id = w.assert_minted_token_revoked("abc-p1");
     want[5] = format!("DELETE {TOKENS}/{id}");
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
     first.requests(&want);
@@ -108,7 +65,7 @@ fn fresh_host_new_tenant_then_converged() {
     assert_eq!(st.json()["state"], "Installed");
 
     // Nothing secret anywhere we write.
-    assert_no_secrets(&w, &[&first, &again]);
+    w.assert_no_secrets(&[&first, &again], &[]);
     // The temp download dir is gone: only our three files remain.
     let mut names: Vec<String> = std::fs::read_dir(&w.state)
         .unwrap()
@@ -169,6 +126,16 @@ fn settings_drift_is_reconfigured_without_download() {
         .run()
         .code(2)
         .requests(&[]);
+    let sorted_tags = || {
+        let mut t: Vec<String> = w
+            .oneagentctl(&["--get-host-tags"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(sorted_tags(), ["a", "b=c"]);
     w.oneagentctl(&["--set-host-tag=stray"]);
     w.cmd("apply")
         .args(&[
@@ -181,8 +148,7 @@ fn settings_drift_is_reconfigured_without_download() {
         ])
         .run()
         .code(2);
-    let tags = w.oneagentctl(&["--get-host-tags"]);
-    assert!(!tags.contains("stray") && tags.contains("b=c"), "{tags}");
+    assert_eq!(sorted_tags(), ["a", "b=c"], "the declared set, exactly");
 }
 
 #[test]
@@ -210,6 +176,10 @@ fn wrong_tenant_is_repointed_without_download() {
         "{got:?}"
     );
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "xyz-q7");
+    // The one run that handles the new tenant's token: nothing secret anywhere, and the token
+    // minted to read it is dead.
+    w.assert_minted_token_revoked("xyz-q7");
+    w.assert_no_secrets(&[&r], &[]);
     w.sim.clear_requests();
     w.cmd("apply")
         .args(&["--fact", "hostname=xyz-q7-db01"])
@@ -240,6 +210,9 @@ fn upgrade_policy_installs_newer_and_never_downgrades() {
         .run();
     down.code(0).stderr_has("not downgrading");
     assert_eq!(down.json()["actions"], serde_json::json!([]));
+    // The converged --upgrade path asked the API with a token of its own: revoked as well.
+    w.assert_run_tokens_short_lived();
+    w.assert_no_secrets(&[&up, &down], &[]);
     assert_eq!(w.oneagentctl(&["--version"]), V_NEW);
     // Explicit older version: no downgrade unless allowed.
     w.cmd("apply").args(&["--version", V_MID]).run().code(0);
@@ -360,7 +333,15 @@ fn exit_4_for_api_failures_and_unknown_tenant_without_cluster_token() {
         .args(&["--api-token-file", token_file.to_str().unwrap()])
         .run();
     r.code(4).stderr_has("no cluster token");
-    assert!(!r.stderr.contains("BBBBBBBBBBBBBBBB"), "{}", r.stderr);
+    // The error line itself (not a progress line a successful run prints too) names the
+    // tenant that could not be checked.
+    let error = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line{}", r.dump()));
+    assert!(error.contains("abc-p1"), "{error}");
+    w.assert_no_secrets(&[&r], &["BBBBBBBBBBBBBBBB"]);
     // Neither token: a configuration error, before any request.
     w.sim.clear_requests();
     w.cmd("apply")
@@ -380,9 +361,9 @@ fn exit_5_bad_signature_installs_nothing_and_revokes() {
     );
     let r = w.cmd("apply").run();
     r.code(5);
-    assert_no_secrets(&w, &[&r]);
+    w.assert_no_secrets(&[&r], &[]);
     assert!(!w.installed());
-    assert_minted_token_revoked(&w);
+    w.assert_minted_token_revoked("abc-p1");
     assert_eq!(w.status_json()["state"], "Failed");
     let leftovers: Vec<_> = std::fs::read_dir(&w.state)
         .unwrap()
@@ -398,7 +379,7 @@ fn exit_5_bad_signature_installs_nothing_and_revokes() {
         .run()
         .code(5);
     assert!(!w.installed());
-    assert_minted_token_revoked(&w);
+    w.assert_minted_token_revoked("abc-p1");
 }
 
 #[test]
@@ -411,9 +392,11 @@ fn exit_5_names_the_failed_check_and_skipping_is_explicit_and_recorded() {
         Fault::OtherCa,
     );
     let r = w.cmd("apply").run();
-    r.code(5).stderr_has("failed signature verification");
+    r.code(5)
+        .stderr_has("failed signature verification")
+        .stderr_has("untrusted chain");
     assert!(!w.installed());
-    assert_minted_token_revoked(&w);
+    w.assert_minted_token_revoked("abc-p1");
 
     // Content changed after signing: refused, and the message says it is the digest.
     let w = World::new();
@@ -441,7 +424,7 @@ fn exit_5_names_the_failed_check_and_skipping_is_explicit_and_recorded() {
         w.status_json()["installerRoot"],
         "skipped (--insecure-skip-signature)"
     );
-    assert_no_secrets(&w, &[&r, &skipped]);
+    w.assert_no_secrets(&[&r, &skipped], &[]);
 }
 
 #[test]
@@ -454,8 +437,8 @@ fn exit_6_installer_fails_or_hangs() {
     );
     let r = w.cmd("apply").run();
     r.code(6).stderr_has("last-install.log");
-    assert_minted_token_revoked(&w);
-    assert_no_secrets(&w, &[&r]);
+    w.assert_minted_token_revoked("abc-p1");
+    w.assert_no_secrets(&[&r], &[]);
     let log = std::fs::read_to_string(w.state.join("last-install.log")).unwrap();
     assert!(log.contains("failure simulated"), "{log}");
     use std::os::unix::fs::PermissionsExt;
@@ -504,18 +487,28 @@ fn exit_7_when_the_lock_stays_held() {
 #[test]
 fn two_concurrent_applies_one_installs_the_other_waits() {
     let w = World::new();
+    // The first run holds the lock through a slow download, so the second surely starts while
+    // it is held (without the delay they might never overlap and the test would prove nothing).
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/*",
+        Fault::Delay { ms: 1500 },
+    );
     let a = w.cmd("apply").spawn();
+    let lock = w.state.join("lock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !harness::flock_held(&lock) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let b = w.cmd("apply").spawn();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    let mut codes = vec![a.status.code(), b.status.code()];
-    codes.sort();
-    assert_eq!(
-        codes,
-        vec![Some(0), Some(2)],
-        "a: {}\nb: {}",
-        String::from_utf8_lossy(&a.stderr),
-        String::from_utf8_lossy(&b.stderr)
-    );
+    let show = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(a.status.code(), Some(2), "a: {}\nb: {}", show(&a), show(&b));
+    assert_eq!(b.status.code(), Some(0), "a: {}\nb: {}", show(&a), show(&b));
     let installs = w
         .requests()
         .iter()
@@ -528,19 +521,45 @@ fn two_concurrent_applies_one_installs_the_other_waits() {
 fn tokens_from_stdin_and_env_never_from_argv() {
     let w = World::new();
     let token = w.sim.cluster_token();
-    w.cmd("apply")
+    let stdin = w
+        .cmd("apply")
         .without_cluster_token()
         .args(&["--cluster-token-file", "-"])
         .stdin(&format!("{token}\n"))
-        .run()
-        .code(2);
-    let w = World::new();
-    let token = w.sim.cluster_token();
-    w.cmd("check")
+        .run();
+    // The token read from stdin was used: the tenant was created with it.
+    stdin.code(2).check(
+        w.requests().contains(&format!("PUT {ENV}")),
+        "tenant not created with the stdin token",
+    );
+    let w2 = World::new();
+    let token2 = w2.sim.cluster_token();
+    let env = w2
+        .cmd("check")
         .without_cluster_token()
-        .env("DT_CLUSTER_TOKEN", &token)
-        .run()
-        .code(2);
+        .env("DT_CLUSTER_TOKEN", &token2)
+        .run();
+    env.code(2);
+    // A token on the command line is refused before any request, and not echoed.
+    for flag in ["--cluster-token", "--api-token"] {
+        let argv = w2
+            .cmd("apply")
+            .without_cluster_token()
+            .args(&[flag, &token2])
+            .run();
+        argv.code(3);
+        // Refused before the state dir exists: only the output to scan.
+        w2.assert_no_secrets_in(&[&argv], &[], &[]);
+    }
+    w2.sim.clear_requests();
+    let inline = w2
+        .cmd("apply")
+        .without_cluster_token()
+        .arg(&format!("--cluster-token={token2}"))
+        .run();
+    inline.code(3).requests(&[]);
+    w.assert_no_secrets(&[&stdin], &[]);
+    w2.assert_no_secrets_in(&[&env, &inline], &[], &[]);
 }
 
 #[test]
@@ -564,12 +583,21 @@ fn facts_command_explains_the_tenant() {
 #[test]
 fn env_vars_are_options_and_flags_win() {
     let w = World::new();
-    w.cmd("check")
+    let check = w
+        .cmd("check")
         .env("DT_HOST_GROUP", "from-env")
         .env("DT_VERSION_IGNORED", "x")
         .arg("--json")
-        .run()
-        .code(2);
+        .run();
+    check.code(2);
+    // The variable is the option: the planned install carries it.
+    let planned = check.json()["actions"][0]["description"].clone();
+    assert!(
+        planned
+            .as_str()
+            .is_some_and(|d| d.contains("--set-host-group=from-env")),
+        "{planned}"
+    );
     w.cmd("apply")
         .env("DT_HOST_GROUP", "from-env")
         .run()
@@ -612,7 +640,7 @@ fn api_token_is_used_directly_or_mints_and_revokes() {
         .env("DT_API_TOKEN", &token)
         .run();
     r.code(2);
-    let id = assert_minted_token_revoked(&w);
+    let id = w.assert_minted_token_revoked("abc-p1");
     r.requests(&[
         "POST /e/abc-p1/api/v2/apiTokens/lookup",
         &format!("POST {TOKENS}"),

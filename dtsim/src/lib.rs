@@ -211,6 +211,16 @@ impl Dtsim {
         self.cluster_token.clone()
     }
 
+    /// The tenant token of every environment (connectioninfo `tenantToken`), so tests can
+    /// prove none reaches an output.
+    pub fn tenant_tokens(&self) -> Vec<String> {
+        let data = self.app.data();
+        data.environments
+            .values()
+            .map(|e| e.tenant_token.clone())
+            .collect()
+    }
+
     /// The request log, oldest first (same as `GET /__dtsim/requests`).
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.app.log).records().iter().cloned().collect()

@@ -15,6 +15,14 @@ mod input;
 pub use input::write_private;
 // The tests' own HTTP requests to dtsim.
 pub mod http;
+// One secret scan and one token census for every scenario test.
+mod secrets;
+// Snapshots of stderr and --json (tests/snapshots.rs).
+mod snapshot;
+#[allow(unused_imports)]
+pub use secrets::{assert_clean, files_strictly_under, flock_held};
+#[allow(unused_imports)]
+pub use snapshot::assert_snapshot;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneagent-bootstrap");
 pub const PATTERN: &str = r"^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-";
