@@ -7,6 +7,7 @@ mod cluster;
 mod config;
 #[cfg(feature = "sim")]
 mod demo;
+mod docs;
 mod download;
 mod error;
 mod facts;
@@ -47,8 +48,11 @@ fn main() -> ExitCode {
     };
     // A bare `--version` (no value) asks for this tool's version.
     if cli.opts.version == Some(None) {
-        println!("oneagent-bootstrap {}", env!("CARGO_PKG_VERSION"));
+        println!("oneagent-bootstrap {}", env!("ONEAGENT_BOOTSTRAP_VERSION"));
         return ExitCode::SUCCESS;
+    }
+    if let Some(dir) = &cli.generate_docs {
+        return finish(docs::generate(dir));
     }
     let Some(cmd) = cli.command.clone() else {
         eprintln!(
