@@ -84,7 +84,8 @@ for arch in "${arches[@]}"; do
   triple=$arch-unknown-linux-gnu
   # --no-strip: the packaged binary is byte for byte the portable one (the .sha256 holds).
   cargo deb -q --no-build --no-strip --target "$triple" --output "$dist/" >/dev/null
-  cargo generate-rpm --target "$triple" --output "$dist/"
+  # gzip: the rpm of RHEL/CentOS 7 cannot read the default zstd payload.
+  cargo generate-rpm --payload-compress gzip --target "$triple" --output "$dist/"
 done
 say "done:"
 ls -l "$dist" >&2

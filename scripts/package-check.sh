@@ -82,8 +82,9 @@ fi
 
 # ---- the .rpm ----
 if ! command -v rpm >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm >/dev/null 2>&1 \
-    || say "rpm does not install here; checking the .rpm header's file names instead"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -qq rpm || { apt-get update -qq && apt-get install -y -qq rpm; }; } \
+    >/dev/null 2>&1 || say "rpm does not install here; checking the .rpm header's file names instead"
 fi
 if command -v rpm >/dev/null 2>&1; then
   rpm_files=$(rpm -qlp "$rpmfile" 2>/dev/null)
