@@ -75,9 +75,12 @@ done
 
 # The x86_64 binary runs here: it writes the docs and proves it has no simulator.
 portable=$dist/oneagent-bootstrap-$version-x86_64-linux
-"$portable" --version | grep -q "^oneagent-bootstrap $version (commit " \
-  || die "$portable --version does not print the version and commit"
-if "$portable" demo >/dev/null 2>&1; then die "$portable still has the demo (simulator)"; fi
+# (Captured, not piped: under pipefail a grep -q that stops reading fails the pipe.)
+out=$("$portable" --version)
+grep -q "^oneagent-bootstrap $version (commit " <<<"$out" \
+  || die "$portable --version does not print the version and commit: $out"
+out=$("$portable" demo 2>&1 || true)
+grep -q "no simulator" <<<"$out" || die "$portable still has the demo (simulator): $out"
 "$portable" --generate-docs "$dist" >/dev/null
 
 for arch in "${arches[@]}"; do

@@ -49,8 +49,9 @@ done
 (cd "$dist" && sha256sum -c --quiet "oneagent-bootstrap-$version-x86_64-linux.sha256")
 [ "$(sha256sum </usr/bin/oneagent-bootstrap)" = "$(sha256sum <"$dist/oneagent-bootstrap-$version-x86_64-linux")" ] \
   || die "/usr/bin/oneagent-bootstrap differs from the portable binary"
-/usr/bin/oneagent-bootstrap --version | grep -q "^oneagent-bootstrap $version (commit [0-9a-f]\{7,\})$" \
-  || die "--version does not print the version and the git commit"
+out=$(/usr/bin/oneagent-bootstrap --version)
+grep -q "^oneagent-bootstrap $version (commit [0-9a-f]\{7,\})$" <<<"$out" \
+  || die "--version does not print the version and the git commit: $out"
 
 # ---- a real apply against dtsim, from the installed binary ----
 cargo build -q --locked -p dtsim
