@@ -12,7 +12,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "oneagent-bootstrap",
-    version,
+    version = env!("ONEAGENT_BOOTSTRAP_VERSION"),
     propagate_version = true,
     about = "Puts this host under Dynatrace OneAgent monitoring, idempotently",
     // `--version` selects the OneAgent version; the tool's own version is `-V` or a bare
@@ -30,6 +30,10 @@ pub struct Cli {
     /// Print the version of oneagent-bootstrap
     #[arg(short = 'V', action = ArgAction::Version, global = true)]
     pub print_version: Option<bool>,
+
+    /// Write the man pages and bash/zsh/fish completions into DIR (scripts/dist.sh; docs.rs)
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub generate_docs: Option<PathBuf>,
 }
 
 /// Parses the process arguments; the help ends with the exit-code table (error::EXIT_CODES).
@@ -127,19 +131,43 @@ fn duration_parser(
 #[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
 pub enum Cmd {
     /// Converge: the tenant exists and OneAgent is installed for it with the requested settings
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  oneagent-bootstrap apply --cluster-url https://dynatrace.example.com \\\n",
+        "      --cluster-token-file /etc/oneagent-bootstrap/cluster-token \\\n",
+        "      --tenant-template '{customer}-{stage}{index}' \\\n",
+        "      --hostname-pattern '^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-'",
+    ))]
     Apply,
     /// The decision `apply` would take, without changing anything (exit 0 converged, 2 would change)
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  oneagent-bootstrap check --cluster-url https://dynatrace.example.com \\\n",
+        "      --cluster-token-file /etc/oneagent-bootstrap/cluster-token --tenant abc-p1\n",
+        "  echo \"exit $?\"   # 0 converged, 2 apply would change something",
+    ))]
     Check,
     /// The local state (also in <state-dir>/status.json)
+    #[command(after_help = "Example:\n  oneagent-bootstrap status --json")]
     Status,
     /// The gathered facts and the tenant id they derive, and why
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  facter -j > /tmp/facts.json && oneagent-bootstrap facts --facts-file /tmp/facts.json \\\n",
+        "      --tenant-template '{customer}-{stage}{index}'",
+    ))]
     Facts,
     /// Verify an installer file (signature and, with --sha256, its digest)
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  oneagent-bootstrap verify ./Dynatrace-OneAgent-Linux.sh --sha256 <hex>",
+    ))]
     Verify {
         /// The installer file
         file: PathBuf,
     },
     /// The whole flow against an embedded simulator in a temporary root
+    #[command(after_help = "Example:\n  oneagent-bootstrap demo")]
     Demo,
     /// On the Puppet server or Ansible controller: ensure the target host's tenant (from its
     /// facts) and its --tenant-group groups with the cluster token, and hand out a 15-minute

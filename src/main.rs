@@ -9,6 +9,7 @@ mod config;
 mod crash;
 #[cfg(feature = "sim")]
 mod demo;
+mod docs;
 mod download;
 mod error;
 mod facts;
@@ -66,8 +67,11 @@ fn run_command() -> ExitCode {
     };
     // A bare `--version` (no value) asks for this tool's version.
     if cli.opts.version == Some(None) {
-        println!("oneagent-bootstrap {}", env!("CARGO_PKG_VERSION"));
+        println!("oneagent-bootstrap {}", env!("ONEAGENT_BOOTSTRAP_VERSION"));
         return ExitCode::SUCCESS;
+    }
+    if let Some(dir) = &cli.generate_docs {
+        return finish(docs::generate(dir));
     }
     let Some(cmd) = cli.command.clone() else {
         eprintln!(

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# CI check of the packages (issue 12): builds them with scripts/dist.sh (which checks the glibc
+# symbol versions with objdump -T), installs the .deb with dpkg -i, checks its files and the
+# 0700 state dir, runs --version and two real `apply` runs against dtsim (HTTPS) from the
+# installed /usr/bin binary (exit 2 changed, then 0 converged), and lists the .rpm with rpm -qlp.
+# Needs root (dpkg -i). Removes the package again, and the state dir if it created it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+started=$(date +%s)
+
+say() { printf 'package-check: %s\n' "$*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+
+scripts/dist.sh "$@"
+dist=$root/target/dist
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+deb=$(ls "$dist"/oneagent-bootstrap_"$version"*_amd64.deb)
+rpmfile=$(ls "$dist"/oneagent-bootstrap-"$version"*.x86_64.rpm)
+
+work=$(mktemp -d)
+state=/var/lib/oneagent-bootstrap
+state_existed=$([ -e "$state" ] && echo yes || echo no)
+sim_pid=
+cleanup() {
+  [ -z "$sim_pid" ] || kill "$sim_pid" 2>/dev/null || true
+  dpkg --purge oneagent-bootstrap >/dev/null 2>&1 || true
+  [ "$state_existed" = yes ] || rm -rf "$state"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- the .deb ----
+dpkg -i "$deb" >/dev/null
+listing=$(dpkg -L oneagent-bootstrap)
+for f in /usr/bin/oneagent-bootstrap \
+  /usr/share/man/man1/oneagent-bootstrap.1 /usr/share/man/man1/oneagent-bootstrap-apply.1 \
+  /usr/share/bash-completion/completions/oneagent-bootstrap \
+  /usr/share/zsh/vendor-completions/_oneagent-bootstrap \
+  /usr/share/fish/vendor_completions.d/oneagent-bootstrap.fish \
+  /usr/share/doc/oneagent-bootstrap/examples/config.toml \
+  /usr/share/doc/oneagent-bootstrap/README.md /usr/share/doc/oneagent-bootstrap/LICENSE; do
+  # cargo-deb may compress man pages.
+  grep -qx -e "$f" -e "$f.gz" <<<"$listing" || die "the .deb does not install $f"
+done
+[ "$(stat -c %a "$state")" = 700 ] || die "$state is $(stat -c %a "$state"), not 0700"
+# The installed binary is the portable one, byte for byte.
+(cd "$dist" && sha256sum -c --quiet "oneagent-bootstrap-$version-x86_64-linux.sha256")
+[ "$(sha256sum </usr/bin/oneagent-bootstrap)" = "$(sha256sum <"$dist/oneagent-bootstrap-$version-x86_64-linux")" ] \
+  || die "/usr/bin/oneagent-bootstrap differs from the portable binary"
+out=$(/usr/bin/oneagent-bootstrap --version)
+grep -q "^oneagent-bootstrap $version (commit [0-9a-f]\{7,\})$" <<<"$out" \
+  || die "--version does not print the version and the git commit: $out"
+
+# ---- a real apply against dtsim, from the installed binary ----
+cargo build -q --locked -p dtsim
+"$CARGO_TARGET_DIR/debug/dtsim" --tls --url-file "$work/url" \
+  --cluster-token-file "$work/cluster-token" --write-ca "$work/ca.pem" 2>"$work/dtsim.log" &
+sim_pid=$!
+for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+[ -s "$work/url" ] || die "dtsim did not start: $(cat "$work/dtsim.log")"
+apply() {
+  set +e
+  DT_CLUSTER_TOKEN_FILE=$work/cluster-token /usr/bin/oneagent-bootstrap apply --json \
+    --cluster-url "$(cat "$work/url")" --ca-file "$work/ca.pem" \
+    --installer-ca-file "$work/ca.pem" --install-path "$work/oneagent" \
+    --fact hostname=abc-p1-web01 \
+    --hostname-pattern '^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-' \
+    --tenant-template '{customer}-{stage}{index}' >"$work/out.json" 2>"$work/err"
+  echo $?
+  set -e
+}
+code=$(apply)
+[ "$code" = 2 ] || die "first apply exited $code, not 2: $(cat "$work/err" "$work/out.json")"
+grep -q '"tenant":"abc-p1"' "$work/out.json" || die "first apply: $(cat "$work/out.json")"
+[ -s "$state/status.json" ] || die "apply wrote no $state/status.json"
+code=$(apply)
+[ "$code" = 0 ] || die "second apply exited $code, not 0: $(cat "$work/err" "$work/out.json")"
+if grep -qF "$(cat "$work/cluster-token")" "$work/out.json" "$work/err" "$state/status.json"; then
+  die "the cluster token appears in the output or status.json"
+fi
+
+# ---- the .rpm ----
+if ! command -v rpm >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -qq rpm || { apt-get update -qq && apt-get install -y -qq rpm; }; } \
+    >/dev/null 2>&1 || say "rpm does not install here; checking the .rpm header's file names instead"
+fi
+if command -v rpm >/dev/null 2>&1; then
+  rpm_files=$(rpm -qlp "$rpmfile" 2>/dev/null)
+else
+  # An rpm header stores base names uncompressed.
+  rpm_files=$(strings "$rpmfile" | grep -x -e 'oneagent-bootstrap.*' -e '_oneagent-bootstrap' -e LICENSE)
+fi
+for f in /usr/bin/oneagent-bootstrap /usr/share/man/man1/oneagent-bootstrap.1 \
+  /usr/share/bash-completion/completions/oneagent-bootstrap \
+  /usr/share/zsh/site-functions/_oneagent-bootstrap \
+  /usr/share/fish/vendor_completions.d/oneagent-bootstrap.fish \
+  /usr/share/doc/oneagent-bootstrap/examples/config.toml /usr/share/licenses/oneagent-bootstrap/LICENSE; do
+  if command -v rpm >/dev/null 2>&1; then
+    grep -qx "$f" <<<"$rpm_files" || die "the .rpm does not hold $f"
+  else
+    grep -qx "$(basename "$f")" <<<"$rpm_files" || die "the .rpm does not hold $(basename "$f")"
+  fi
+done
+say "ok: dist artifacts, .deb installed and converged a host against dtsim, .rpm lists its files" \
+  "($(($(date +%s) - started)) s)"
