@@ -172,6 +172,12 @@ pub enum Cmd {
     /// On the Puppet server or Ansible controller: ensure the target host's tenant (from its
     /// facts) and its --tenant-group groups with the cluster token, and hand out a 15-minute
     /// InstallerDownload token for it
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  oneagent-bootstrap provision --cluster-url https://dynatrace.example.com \\\n",
+        "      --cluster-token-file /etc/oneagent-bootstrap/cluster-token --fact hostname=abc-p1-web01 \\\n",
+        "      --tenant-template '{customer}-{stage}{index}' --output /run/node-token --json",
+    ))]
     Provision(ProvisionArgs),
 }
 
