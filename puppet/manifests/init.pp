@@ -22,6 +22,8 @@
 # @param host_properties Host properties; when any is given the host has exactly these.
 # @param version OneAgent version: `latest` or a full version.
 # @param upgrade Install when the installed OneAgent is older than `version`.
+# @param splay Wait up to this long (`90s`, `5m`) before the first request of a run that needs
+#   the network, the same delay on every run of a node (`--splay`); a converged node never waits.
 # @param install_path Where OneAgent is installed.
 # @param state_dir The binary's lock, status.json and logs.
 # @param config_dir Where this class writes the token and facts files (directory 0700).
@@ -62,6 +64,7 @@ class oneagent_bootstrap (
   Hash[Oneagent_bootstrap::Item, Oneagent_bootstrap::Item] $host_properties = {},
   String[1] $version = 'latest',
   Boolean $upgrade = false,
+  Optional[Pattern[/\A[0-9]+(ms|s|m|h)?\z/]] $splay = undef,
   Oneagent_bootstrap::Absolutepath $install_path = '/opt/dynatrace/oneagent',
   Oneagent_bootstrap::Absolutepath $state_dir = '/var/lib/oneagent-bootstrap',
   Oneagent_bootstrap::Absolutepath $config_dir = '/etc/oneagent-bootstrap',
@@ -209,6 +212,7 @@ class oneagent_bootstrap (
     $host_properties.map |$key, $value| { ['--host-property', "${key}=${value}"] },
     $metadata.map |$key, $value| { ['--deployment-metadata', "${key}=${value}"] },
     $upgrade ? { true => ['--upgrade'], default => [] },
+    $splay ? { undef => [], default => ['--splay', $splay] },
     $token_args,
     $facts_args,
     $extra_args,
