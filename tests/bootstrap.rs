@@ -728,14 +728,7 @@ fn exit_6_when_the_host_does_not_match_the_plan_afterwards() {
     // --api-url points at another tenant (a misrouted ActiveGate): its installer installs fine
     // but attaches the host to that tenant, which the confirmation must catch.
     let w = World::new();
-    let token = w.env_token("other-t1", &["InstallerDownload"]);
-    let api_url = format!("{}/e/other-t1/api", w.sim.url());
-    let r = w
-        .cmd("apply")
-        .without_cluster_token()
-        .env("DT_API_TOKEN", &token)
-        .args(&["--api-url", &api_url])
-        .run();
+    let r = w.misrouted_apply(&[]);
     r.code(6)
         .stderr_has("does not match the plan")
         .stderr_has("re-point");

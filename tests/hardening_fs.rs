@@ -429,14 +429,7 @@ fn json_changed_tells_whether_a_failed_run_changed_the_host() {
 
     // The installer installs, but for another tenant (exit 6): the host did change.
     let w = World::new();
-    let token = w.env_token("other-t1", &["InstallerDownload"]);
-    let api_url = format!("{}/e/other-t1/api", w.sim.url());
-    let r = w
-        .cmd("apply")
-        .without_cluster_token()
-        .env("DT_API_TOKEN", &token)
-        .args(&["--api-url", &api_url, "--json"])
-        .run();
+    let r = w.misrouted_apply(&["--json"]);
     r.code(6);
     assert_eq!(r.json()["changed"], true, "{}", r.stdout);
 }

@@ -148,18 +148,27 @@ impl World {
         serde_json::from_str(&text).expect("status.json is JSON")
     }
 
+    /// `apply` with `--api-url` pointing at another tenant (a misrouted ActiveGate) and that
+    /// tenant's InstallerDownload token: its installer installs fine but attaches the host to
+    /// that tenant, which the confirmation must catch (exit 6).
+    pub fn misrouted_apply(&self, extra: &[&str]) -> Done<'_> {
+        let token = self.env_token("other-t1", &["InstallerDownload"]);
+        let api_url = format!("{}/e/other-t1/api", self.sim.url());
+        self.cmd("apply")
+            .without_cluster_token()
+            .env("DT_API_TOKEN", &token)
+            .args(&["--api-url", &api_url])
+            .args(extra)
+            .run()
+    }
+
     /// Creates environment `env` (if needed) and mints a token there with `scopes`, the way an
     /// operator would; the request log is cleared afterwards.
     pub fn env_token(&self, env: &str, scopes: &[&str]) -> String {
         let base = self.sim.url();
         let cluster = self.sim.cluster_token();
         let auth = Some(cluster.as_str());
-        http::send_json(
-            reqwest::Method::PUT,
-            &format!("{base}/api/cluster/v2/environments/{env}"),
-            auth,
-            &serde_json::json!({"name": env}),
-        );
+        self.environment(env);
         let tm = http::send_json(
             reqwest::Method::POST,
             &format!("{base}/api/cluster/v2/environments/{env}/tokenManagementToken"),
