@@ -43,7 +43,11 @@ pub fn parse() -> Result<Cli, clap::Error> {
     for (code, name, meaning) in crate::error::EXIT_CODES {
         table.push_str(&format!("  {code}  {name:<13} {meaning}\n"));
     }
-    let matches = Cli::command().after_help(table).try_get_matches()?;
+    let command = Cli::command().after_help(table);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = command.clone().try_get_matches_from(&args)?;
+    let explicit = Cli::from_arg_matches(&first)?.opts.config;
+    let matches = crate::config::file::layer(&command, &args, first, explicit.as_deref())?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.opts.split_env_lists(&matches);
     Ok(cli)
@@ -229,6 +233,19 @@ impl MonitoringModeArg {
 
 #[derive(Debug, Clone, Args)]
 pub struct Options {
+    // ---- Configuration file ----
+    /// TOML file of options, keys are the long options without the dashes; flags and
+    /// environment variables override it [default: /etc/oneagent-bootstrap/config.toml when it
+    /// exists]
+    #[arg(
+        long,
+        env = "DT_CONFIG",
+        value_name = "FILE",
+        global = true,
+        help_heading = "Configuration file"
+    )]
+    pub config: Option<PathBuf>,
+
     // ---- Cluster and tokens ----
     /// Cluster URL, e.g. https://cluster.example.com
     #[arg(

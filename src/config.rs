@@ -22,6 +22,7 @@ use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::tenant::TenantSpec;
 
+pub mod file;
 mod rules;
 #[cfg(test)]
 mod token_tests;

@@ -209,6 +209,42 @@ pub fn open_read(path: &Path) -> std::io::Result<Option<File>> {
     }
 }
 
+/// A file whose content decides where root sends a secret (the configuration file): not a
+/// symbolic link, a regular file owned by root or us, not writable by group or others, in
+/// directories no other user controls. Returned open, so the file checked is the file read.
+pub fn open_trusted_file(path: &Path, what: &str) -> Result<File> {
+    let p = path.display();
+    let meta = fs::symlink_metadata(path).kind(Kind::Config, || format!("reading {what} {p}"))?;
+    if meta.file_type().is_symlink() {
+        return Err(failure(
+            Kind::Config,
+            format!(
+                "refusing to read {what} {p}: it is a symbolic link, which whoever controls it \
+                 could point elsewhere; give the path of the file itself"
+            ),
+        ));
+    }
+    let file = open_read(path)
+        .and_then(|f| f.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+        .kind(Kind::Config, || format!("reading {what} {p}"))?;
+    let meta = file
+        .metadata()
+        .kind(Kind::Config, || format!("checking {what} {p}"))?;
+    if let Some(why) = unsafe_because(&meta, false) {
+        return Err(refusal(what, path, &meta, why));
+    }
+    let real = fs::canonicalize(path).kind(Kind::Config, || format!("checking {what} {p}"))?;
+    check_chain(real.parent().unwrap_or(Path::new("/")), what, false)?;
+    // A directory on the way that is a link: whoever controls the directory holding the link
+    // could point it elsewhere.
+    for link in path.ancestors().skip(1).filter(|a| a.is_symlink()) {
+        if let Some(holder) = link.parent().and_then(|d| fs::canonicalize(d).ok()) {
+            check_chain(&holder, what, false)?;
+        }
+    }
+    Ok(file)
+}
+
 /// A new file at `path` (whatever was there, link or file, is removed first, never followed).
 /// Only called with the lock held, so no other run of ours races for the name.
 pub fn create_new(path: &Path, mode: u32) -> std::io::Result<File> {
