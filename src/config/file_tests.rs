@@ -105,3 +105,35 @@ fn url_passwords_are_found_only_in_the_userinfo() {
     assert!(!has_url_password("http://h:3128/a:b@c"));
     assert!(!has_url_password("user:pw@host"));
 }
+
+/// The shipped example with every option line uncommented (alternatives left out).
+fn example_uncommented() -> String {
+    include_str!("../../packaging/config.example.toml")
+        .lines()
+        .filter(|l| !l.contains("instead of"))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_example_parses_and_names_every_option() {
+    let text = example_uncommented();
+    added(&text, &["x", "apply"]).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let mut documented: Vec<&str> = table.keys().map(String::as_str).collect();
+    documented.push("quiet");
+    documented.sort();
+    let command = command();
+    let mut options: Vec<&str> = command
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && a.get_id() != "config")
+        .filter_map(|a| a.get_long())
+        .collect();
+    options.sort();
+    assert_eq!(
+        documented, options,
+        "packaging/config.example.toml lacks an option"
+    );
+}
