@@ -1,8 +1,10 @@
 //! The command-line contract: subcommands, options and the environment variable behind each.
 //!
 //! Every option is global (accepted before or after the subcommand) and has an environment
-//! variable; clap applies flag > env > default. Tokens are deliberately not options: they come
-//! from files, `DT_CLUSTER_TOKEN`/`DT_API_TOKEN` or stdin (see config.rs), never from argv.
+//! variable and a configuration-file key; clap applies flag > env > default and
+//! config::file::layer slots the file in before the default. Tokens are deliberately not
+//! options: they come from files, `DT_CLUSTER_TOKEN`/`DT_API_TOKEN` or stdin (see config.rs),
+//! never from argv.
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! The typed configuration, resolved once from flags, environment and defaults.
 //!
-//! clap already applied flag > env > default for every option. What is left here: tokens (which
+//! clap already applied flag > env > config file > default for every option (the file is
+//! layered in by `file::layer`, called from `cli::parse`). What is left here: tokens (which
 //! are never options: files, `DT_CLUSTER_TOKEN`/`DT_API_TOKEN` read through one seam, or stdin),
 //! validation with the option's name in the message (Kind::Config, exit 3), and turning strings
 //! into the types the pipeline uses.

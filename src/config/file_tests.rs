@@ -137,3 +137,17 @@ fn the_example_parses_and_names_every_option() {
         "packaging/config.example.toml lacks an option"
     );
 }
+
+#[test]
+fn the_readme_example_parses() {
+    let readme = include_str!("../../README.md");
+    let section = readme.split("## Configuration file").nth(1).unwrap();
+    let example = section
+        .split("```toml")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    assert!(added(example, &["x", "apply"]).unwrap().len() >= 7);
+}
