@@ -193,6 +193,15 @@ fn a_file_others_could_change_is_refused() {
         .run()
         .code(0);
 
+    std::os::unix::fs::chown(&cfg, Some(harness::NOBODY), None).unwrap();
+    let r = w.bare(&["status", "--config", &p(&cfg)]).run();
+    r.code(3).stderr_has("is owned by another user");
+    std::os::unix::fs::chown(&cfg, Some(0), None).unwrap();
+
+    let big = config(&w, "big.toml", &format!("# {}\n", "x".repeat(1024 * 1024)));
+    let r = w.bare(&["status", "--config", &p(&big)]).run();
+    r.code(3).stderr_has("is larger than 1 MiB");
+
     let link = w.dir.path().join("link.toml");
     std::os::unix::fs::symlink(&cfg, &link).unwrap();
     let r = w.bare(&["status"]).env("DT_CONFIG", &p(&link)).run();
