@@ -281,6 +281,12 @@ impl<'w> Run<'w> {
                 "PATH",
                 std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
             )
+            // A host's real /etc/oneagent-bootstrap/config.toml must not steer the tests;
+            // tests that want the default path set this variable themselves (later wins).
+            .env(
+                "ONEAGENT_BOOTSTRAP_DEFAULT_CONFIG",
+                "/nonexistent/oneagent-bootstrap/config.toml",
+            )
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
