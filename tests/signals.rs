@@ -282,3 +282,180 @@ fn sigterm_during_a_retry_pause_exits_4_without_waiting_it_out() {
     assert_eq!(w.sim.requests().len(), 1, "retried after the signal");
     assert!(!w.installed());
 }
+
+// ---- signals during oneagentctl, uninstall.sh and `check` ----
+
+/// Files a run may leave in the state dir; anything else (a `.download-*` dir, a status.json
+/// temp file) is a leftover of an interrupted run.
+const STATE_FILES: [&str; 4] = [
+    "status.json",
+    "lock",
+    "last-install.log",
+    "version-check.json",
+];
+
+/// What every interrupted run must leave behind: the lock free, no temp file, a whole
+/// status.json (saying Failed with `message_start`, for `apply`), no secret anywhere.
+#[track_caller]
+fn assert_cleaned_up(w: &World, r: &harness::Done, message_start: Option<&str>) {
+    assert!(
+        !harness::flock_held(&w.state.join("lock")),
+        "lock still held{}",
+        r.dump()
+    );
+    for f in std::fs::read_dir(&w.state).expect("state dir").flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        assert!(
+            STATE_FILES.contains(&name.as_str()) && f.path().is_file(),
+            "left in the state dir: {name}{}",
+            r.dump()
+        );
+    }
+    let status = w.status_json();
+    if let Some(start) = message_start {
+        assert_eq!(status["state"], "Failed", "{status}");
+        let message = status["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(start), "{status}");
+    }
+    w.assert_no_secrets(&[r], &[]);
+}
+
+fn read_status(w: &World) -> Vec<u8> {
+    std::fs::read(w.state.join("status.json")).expect("status.json")
+}
+
+/// Replaces the installed program `rel` (under the install path) by a script that, when its
+/// first argument matches the shell pattern `when`, touches `<install>/blocked` and sleeps
+/// for ever; otherwise it runs the original. Returns the marker's path.
+fn block_program(w: &World, rel: &str, when: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = w.install.join(rel);
+    let real = path.with_extension("real");
+    std::fs::rename(&path, &real).expect("move the original aside");
+    let marker = w.install.join("blocked");
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in {when}) : > '{}'; while :; do sleep 1; done ;; esac\nexec '{}' \"$@\"\n",
+        marker.display(),
+        real.display()
+    );
+    std::fs::write(&path, script).expect("write the blocking wrapper");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    marker
+}
+
+/// Installs, blocks `rel` when called as `when`, starts `apply` with `args`, waits for the
+/// block and signals; the finished run.
+fn signal_a_blocked_step<'w>(
+    w: &'w World,
+    rel: &str,
+    when: &str,
+    args: &[&str],
+    sig: i32,
+) -> harness::Done<'w> {
+    w.cmd("apply").run().code(2);
+    let marker = block_program(w, rel, when);
+    w.sim.clear_requests();
+    let run = w.cmd("apply").args(args).start();
+    wait_for(Duration::from_secs(10), "the blocked step", || {
+        marker.exists()
+    });
+    let signalled = Instant::now();
+    run.signal(sig);
+    let r = run.finish(Duration::from_secs(8));
+    let took = signalled.elapsed();
+    r.check(
+        took < Duration::from_secs(4),
+        &format!("exit took {took:?}"),
+    );
+    let left = harness::running_with(&w.install.display().to_string());
+    assert!(left.is_empty(), "the blocked step survived: {left:?}");
+    r
+}
+
+#[test]
+fn sigterm_during_an_oneagentctl_change_stops_it_and_exits_6() {
+    let w = World::new();
+    let r = signal_a_blocked_step(
+        &w,
+        "agent/tools/oneagentctl",
+        "--set-*|--remove-*",
+        &["--host-group", "moved"],
+        libc::SIGTERM,
+    );
+    let ctl = w.install.join("agent/tools/oneagentctl");
+    let what = format!(
+        "interrupted by SIGTERM while {} --set-host-group=moved --restart-service ran; it was stopped",
+        ctl.display()
+    );
+    r.code(6).stderr_has(&what);
+    assert_cleaned_up(&w, &r, Some(&format!("exit 6: {what}")));
+    // Nothing to download on this path: only the install's two tokens exist (none minted).
+    assert_eq!(
+        w.assert_run_tokens_short_lived().len(),
+        2,
+        "{:?}",
+        w.tokens()
+    );
+    assert_eq!(w.oneagentctl(&["--get-host-group"]), "");
+}
+
+#[test]
+fn sigint_during_uninstall_stops_it_and_exits_6() {
+    let w = World::new();
+    let r = signal_a_blocked_step(
+        &w,
+        "agent/uninstall.sh",
+        "*",
+        &["--ensure", "absent"],
+        libc::SIGINT,
+    );
+    r.code(6).stderr_has("interrupted by SIGINT while");
+    assert_cleaned_up(&w, &r, Some("exit 6: interrupted by SIGINT while"));
+    assert!(w.installed(), "the blocked uninstall removed the agent");
+}
+
+#[test]
+fn sigterm_during_check_revokes_its_token_and_exits_4() {
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    let before = read_status(&w);
+    w.sim.clear_requests();
+    // `check --upgrade` reads the target version with a short-lived download token; the answer
+    // is "come back in 30 s".
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/unix/default/latest/metainfo",
+        Fault::RateLimit {
+            retry_after_secs: 30,
+        },
+    );
+    let run = w.cmd("check").arg("--upgrade").start();
+    wait_for(Duration::from_secs(10), "the metainfo 429", || {
+        w.sim.requests().iter().any(|r| r.status == 429)
+    });
+    let signalled = Instant::now();
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(8));
+    let took = signalled.elapsed();
+    r.code(4).stderr_has("interrupted by SIGTERM");
+    r.check(
+        took < Duration::from_secs(3),
+        &format!("exit took {took:?}"),
+    );
+    // The check's token (minted after the install's, which is dead too) was deleted.
+    let download: Vec<serde_json::Value> = w
+        .assert_run_tokens_short_lived()
+        .into_iter()
+        .filter(|t| t["scopes"] == serde_json::json!(["InstallerDownload"]))
+        .collect();
+    assert_eq!(download.len(), 2, "{download:?}");
+    assert!(download.iter().all(|t| t["alive"] == false), "{download:?}");
+    let log = w.sim.requests();
+    assert!(
+        log.iter().any(|q| q.method == "DELETE" && q.status == 204),
+        "the check's token was not revoked: {log:?}"
+    );
+    // check never writes status.json: the install's stays, whole and unchanged.
+    assert_cleaned_up(&w, &r, None);
+    assert_eq!(read_status(&w), before);
+}

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::faults::FaultSet;
 use crate::installer::{Ca, Factory};
 use crate::ratelimit::{Limiter, RateLimits};
@@ -42,6 +43,8 @@ pub struct App {
     pub rate: Mutex<RateLimits>,
     /// `--rate-limit` / `--cluster-rate-limit`: refuses with 429 once a quota is spent.
     pub limiter: Mutex<Limiter>,
+    /// What token expiry is checked against (movable through `/__dtsim/clock`).
+    pub clock: Clock,
 }
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves the data consistent

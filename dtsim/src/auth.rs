@@ -33,7 +33,7 @@ pub fn authenticate(
         Some(Presented::Full { id, secret }) => (id, secret.to_string()),
         _ => return Err(ApiError::unauthorized(FAILED)),
     };
-    let now = tokens::now_ms();
+    let now = app.clock.now_ms();
     let mut data = app.data();
     let token = data
         .tokens

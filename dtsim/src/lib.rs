@@ -8,6 +8,7 @@
 mod app;
 mod auth;
 mod body;
+mod clock;
 mod dates;
 mod error;
 pub mod faults;
@@ -174,6 +175,7 @@ impl Dtsim {
             saving: Mutex::new(()),
             rate: Mutex::new(ratelimit::RateLimits::default()),
             limiter: Mutex::new(ratelimit::Limiter::new(o.rate_limit)),
+            clock: clock::Clock::default(),
         });
         app.save()?; // the state file exists (with the new cluster token) as soon as we run
 

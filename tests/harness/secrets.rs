@@ -123,10 +123,10 @@ impl World {
     /// the runs': cluster tokens and the ones the harness mints (named `test...`, `census`).
     #[track_caller]
     pub fn assert_run_tokens_short_lived(&self) -> Vec<Value> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_millis() as u64;
+        // dtsim's clock, which tests may have moved forward (`/__dtsim/clock`).
+        let now_ms = self.admin("/__dtsim/clock")["nowMs"]
+            .as_u64()
+            .expect("dtsim's clock");
         let created: Vec<Value> = self
             .tokens()
             .into_iter()

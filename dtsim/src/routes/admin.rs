@@ -12,7 +12,6 @@ use crate::body::{self, Body};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::FaultRule;
 use crate::request::Req;
-use crate::tokens;
 
 /// Parses one rule or an array of rules, validating each.
 pub fn parse_rules(v: Value) -> Result<Vec<FaultRule>, String> {
@@ -37,7 +36,7 @@ pub fn handle(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
         (["__dtsim", "stats"], &Method::GET) => {
             let counts = lock(&app.log).counts().clone();
             let data = app.data();
-            let now = tokens::now_ms();
+            let now = app.clock.now_ms();
             let alive = data.tokens.values().filter(|t| t.alive(now)).count();
             Ok(body::json(
                 StatusCode::OK,
@@ -81,7 +80,7 @@ pub fn handle(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
             Ok(resp)
         }
         (["__dtsim", "tokens"], &Method::GET) => {
-            let now = tokens::now_ms();
+            let now = app.clock.now_ms();
             let data = app.data();
             let list: Vec<Value> = data
                 .tokens
@@ -100,6 +99,18 @@ pub fn handle(app: &Arc<App>, req: &Req) -> ApiResult<Response<Body>> {
                 })
                 .collect();
             Ok(body::json(StatusCode::OK, &list))
+        }
+        (["__dtsim", "clock"], &Method::GET) => Ok(body::json(
+            StatusCode::OK,
+            &json!({ "nowMs": app.clock.now_ms(), "offsetMs": app.clock.offset_ms() }),
+        )),
+        (["__dtsim", "clock"], &Method::POST) => {
+            let v: Value = req.json()?;
+            let ms = v.get("advanceMs").and_then(Value::as_u64).ok_or_else(|| {
+                ApiError::bad_request("give {\"advanceMs\": N}, N a whole number of milliseconds")
+            })?;
+            let offset = app.clock.advance(ms);
+            Ok(body::json(StatusCode::OK, &json!({ "offsetMs": offset })))
         }
         _ => Err(ApiError::not_found(format!(
             "No such admin route: {} {}; see dtsim/README.md",

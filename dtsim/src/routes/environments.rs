@@ -300,7 +300,7 @@ pub fn token_management_token(app: &Arc<App>, req: &Req, id: &str) -> ApiResult<
         None | Some(Value::Null) => "tokenManagementToken".to_string(),
         Some(_) => required_str(&obj, "name")?.to_string(),
     };
-    let expires_ms = super::tokens::expires_in(&obj)?;
+    let expires_ms = super::tokens::expires_in(&obj, app.clock.now_ms())?;
     let secret = {
         let mut data = app.data();
         if !data.environments.contains_key(id) {

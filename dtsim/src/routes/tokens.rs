@@ -130,13 +130,12 @@ fn personal(obj: &Map<String, Value>) -> ApiResult<bool> {
     }
 }
 
-/// `expiresIn` of v1, cluster and tokenManagementToken tokens: optional, relative to now.
-pub(super) fn expires_in(obj: &Map<String, Value>) -> ApiResult<Option<u64>> {
+/// `expiresIn` of v1, cluster and tokenManagementToken tokens: optional, relative to the
+/// simulator's clock (`now`), which is what their expiry is checked against.
+pub(super) fn expires_in(obj: &Map<String, Value>, now: u64) -> ApiResult<Option<u64>> {
     match obj.get("expiresIn") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => Ok(Some(
-            tokens::now_ms().saturating_add(tokens::expires_in_ms(v)?),
-        )),
+        Some(v) => Ok(Some(now.saturating_add(tokens::expires_in_ms(v)?))),
     }
 }
 
@@ -193,7 +192,7 @@ pub fn v2_create(
     let (name, scopes) = name_and_env_scopes(&obj)?;
     let expires_ms = tokens::parse_expiration(
         obj.get("expirationDate").unwrap_or(&Value::Null),
-        tokens::now_ms(),
+        app.clock.now_ms(),
     )?;
     let minted = store(
         app,
@@ -252,7 +251,7 @@ pub fn v1_create(
         NewToken {
             name,
             scopes,
-            expires_ms: expires_in(&obj)?,
+            expires_ms: expires_in(&obj, app.clock.now_ms())?,
             personal: false,
         },
     );
@@ -315,7 +314,7 @@ pub fn cluster_create(app: &Arc<App>, req: &Req, caller: &Caller) -> ApiResult<R
         NewToken {
             name,
             scopes,
-            expires_ms: expires_in(&obj)?,
+            expires_ms: expires_in(&obj, app.clock.now_ms())?,
             personal: false,
         },
     );

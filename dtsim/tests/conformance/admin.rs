@@ -276,3 +276,56 @@ fn state_file_is_saved_on_change() {
     let msg = format!("{:#}", err.err().unwrap());
     assert!(msg.contains("bad.json"), "{msg}");
 }
+
+/// Expiry is checked against the simulator's clock (`POST /__dtsim/clock`): a 15-minute token
+/// answers until its 15 minutes of simulated time have passed, then 401 as an expired token
+/// does; a token without expiry is unaffected.
+#[test]
+fn clock_advance_expires_tokens() {
+    let s = Sim::new();
+    let mgmt = s.env("abc-p1");
+    let versions = "/e/abc-p1/api/v1/deployment/installer/agent/versions/unix/default";
+    let short = s
+        .post(
+            "/e/abc-p1/api/v2/apiTokens",
+            Some(&mgmt),
+            &json!({"name": "inst", "scopes": ["InstallerDownload"], "expirationDate": "now+15m"}),
+        )
+        .assert_json(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forever = s.token("abc-p1", &mgmt, &["InstallerDownload"]);
+    let alive = |tok: &str| {
+        let list = s.get("/__dtsim/tokens", None).assert_json(200);
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id_of(tok))
+            .unwrap()["alive"]
+            .clone()
+    };
+    s.get(versions, Some(&short)).assert_json(200);
+    let advance = |ms: u64| s.post("/__dtsim/clock", None, &json!({"advanceMs": ms}));
+    assert_eq!(
+        advance(14 * 60 * 1000).assert_json(200)["offsetMs"],
+        14 * 60 * 1000
+    );
+    s.get(versions, Some(&short)).assert_json(200);
+    assert_eq!(alive(&short), true);
+    advance(60 * 1000 + 1000).assert_json(200);
+    s.get(versions, Some(&short))
+        .assert_error(401, "Token Authentication failed");
+    assert_eq!(alive(&short), false);
+    let clock = s.get("/__dtsim/clock", None).assert_json(200);
+    assert_eq!(clock["offsetMs"], 15 * 60 * 1000 + 1000, "{clock}");
+    s.get(versions, Some(&forever)).assert_json(200);
+    assert_eq!(alive(&forever), true);
+    for bad in [
+        json!({}),
+        json!({"advanceMs": -1}),
+        json!({"advanceMs": "1"}),
+    ] {
+        assert_eq!(s.post("/__dtsim/clock", None, &bad).status, 400, "{bad}");
+    }
+}
