@@ -579,6 +579,21 @@ mod tests {
     }
 
     #[test]
+    fn the_wait_for_a_child_ends_when_it_exits_not_when_the_pause_does() {
+        let mut running = Command::new("sleep").arg("30").spawn().unwrap();
+        let watch = ExitWatch::new(&running);
+        assert!(watch.0.is_some(), "no pidfd: Linux older than 5.3?");
+        let started = Instant::now();
+        watch.wait(Duration::from_millis(100));
+        assert!(started.elapsed() >= Duration::from_millis(90));
+        running.kill().unwrap();
+        // A plain sleep (what the wait did before) would take the whole 60 s pause here.
+        watch.wait(Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert!(running.try_wait().unwrap().is_some());
+    }
+
+    #[test]
     fn captured_output_and_redaction() {
         let c = run_captured(
             {
