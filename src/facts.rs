@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use regex::Regex;
@@ -50,14 +51,52 @@ pub struct Fact {
     pub source: Source,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Facts {
     map: BTreeMap<String, Fact>,
+    /// The sysinfo facts, read the first time one of them is looked at: most configurations
+    /// name none, and the converged run should not pay for reading them (BENCHMARKS.md §10).
+    /// They rank just above the host's own and below every configured source, so a fact in
+    /// `map` always wins.
+    system: Option<Arc<OnceLock<BTreeMap<String, Fact>>>>,
 }
+
+impl PartialEq for Facts {
+    fn eq(&self, other: &Facts) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Facts {}
 
 impl Facts {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.map.get(key).map(|f| f.value.as_str())
+        self.map
+            .get(key)
+            .or_else(|| {
+                system::KEYS
+                    .contains(&key)
+                    .then(|| self.system()?.get(key))
+                    .flatten()
+            })
+            .map(|f| f.value.as_str())
+    }
+
+    /// The sysinfo facts (read now if they were not yet), or `None` when these facts are not
+    /// this host's.
+    fn system(&self) -> Option<&BTreeMap<String, Fact>> {
+        let cell = self.system.as_ref()?;
+        Some(cell.get_or_init(|| {
+            let mut f = Facts::default();
+            system::add(&mut f, &system::read());
+            f.map
+        }))
+    }
+
+    /// Whether sysinfo has been read for these facts.
+    #[cfg(test)]
+    pub fn system_read(&self) -> bool {
+        self.system.as_ref().is_some_and(|c| c.get().is_some())
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>, source: Source) {
@@ -70,12 +109,20 @@ impl Facts {
         );
     }
 
+    /// Every fact, by name; reads the sysinfo facts if they were not yet.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Fact)> {
-        self.map.iter()
+        let system = self
+            .system()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !self.map.contains_key(*k));
+        let mut all: Vec<_> = self.map.iter().chain(system).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.iter().count()
     }
 }
 
@@ -103,7 +150,7 @@ pub fn host_facts() -> Facts {
         other => other,
     };
     let mut facts = host_facts_from(&full, &os_release, std::env::consts::OS, arch);
-    system::add(&mut facts, &system::read());
+    facts.system = Some(Arc::default());
     facts
 }
 
@@ -376,6 +423,61 @@ mod tests {
             "linux",
             "x86_64",
         )
+    }
+
+    #[test]
+    fn sysinfo_is_read_only_when_one_of_its_facts_is_looked_up() {
+        let flags = vec!["site=ber".to_string()];
+        let facts = gather(
+            host_facts(),
+            &Sources {
+                facts_file: Some(("f.json", r#"{"os": {"name": "Mine"}}"#)),
+                flags: &flags,
+                hostname_pattern: None,
+            },
+        )
+        .unwrap();
+        let ours = facts.clone();
+        // What a converged run with a tenant template looks at.
+        let r = crate::tenant::render("{site}-{hostname}-{arch}-{fqdn}-{os.name}", &facts).unwrap();
+        assert!(r.text.starts_with("ber-"), "{r:?}");
+        assert_eq!(facts.get("no.such.fact"), None);
+        assert!(
+            !facts.system_read(),
+            "sysinfo read for facts that are not its own"
+        );
+
+        assert_eq!(
+            facts.get("os.name"),
+            Some("Mine"),
+            "the facts file outranks sysinfo"
+        );
+        let cpus = facts.get("cpu.count").unwrap().parse::<usize>().unwrap();
+        assert!(cpus >= 1);
+        assert!(
+            facts.system_read() && ours.system_read(),
+            "a clone shares the reading"
+        );
+        let all: Vec<(&String, &Fact)> = facts.iter().collect();
+        assert!(
+            all.windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted, no duplicates"
+        );
+        let source = |k: &str| all.iter().find(|(n, _)| *n == k).map(|(_, f)| f.source);
+        assert_eq!(source("os.name"), Some(Source::FactsFile));
+        assert_eq!(source("cpu.count"), Some(Source::System));
+        assert_eq!(source("hostname"), Some(Source::Host));
+        assert_eq!(facts.len(), all.len());
+
+        // Every fact sysinfo can set is one that triggers the reading.
+        let mut f = Facts::default();
+        system::add(&mut f, &system::read());
+        assert!(f.len() >= 4, "{f:?}");
+        assert!(
+            f.iter().all(|(k, _)| system::KEYS.contains(&k.as_str())),
+            "{f:?}"
+        );
+        assert!(!host().system_read() && host().get("cpu.count").is_none());
     }
 
     #[test]

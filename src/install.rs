@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::io::RawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -76,6 +76,7 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<Waited<ExitStatus>> {
     let interruptible = signals::received().is_none();
     let deadline = Instant::now() + timeout;
+    let exit = ExitWatch::new(child);
     // Short first pauses: oneagentctl answers in milliseconds and a converged run must be fast.
     let mut pause = Duration::from_millis(1);
     loop {
@@ -92,8 +93,49 @@ fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<Waited<
             child.wait()?;
             return Ok(Waited::TimedOut);
         }
-        std::thread::sleep(pause.min(deadline - now));
+        exit.wait(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Sleeps until a child exits or a pause ends, whichever is first. With a pidfd (Linux 5.3+)
+/// the wait ends when the child exits rather than at the end of a pause that overshoots it by
+/// up to half its length (section 10 of BENCHMARKS.md: a few ms per oneagentctl); on older
+/// kernels it is the plain pause. The pauses still bound how late a signal to us is noticed.
+struct ExitWatch(Option<OwnedFd>);
+
+impl ExitWatch {
+    fn new(child: &Child) -> ExitWatch {
+        let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+            return ExitWatch(None);
+        };
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1. The pid
+        // cannot be reused yet: the child is ours and not reaped.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        ExitWatch(
+            RawFd::try_from(fd)
+                .ok()
+                .filter(|fd| *fd >= 0)
+                // SAFETY: the descriptor was just created and nothing else owns it.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        )
+    }
+
+    fn wait(&self, pause: Duration) {
+        let Some(fd) = &self.0 else {
+            std::thread::sleep(pause);
+            return;
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(pause.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one pollfd we own. An EINTR or error returns early; the caller looks again.
+        unsafe {
+            libc::poll(&mut pfd, 1, ms);
+        }
     }
 }
 
@@ -534,6 +576,21 @@ mod tests {
         assert_eq!(crate::error::cause_of(&err), Some(Cause::Timeout));
         std::thread::sleep(Duration::from_millis(1500));
         assert!(!marker.exists(), "the grandchild outlived the timeout");
+    }
+
+    #[test]
+    fn the_wait_for_a_child_ends_when_it_exits_not_when_the_pause_does() {
+        let mut running = Command::new("sleep").arg("30").spawn().unwrap();
+        let watch = ExitWatch::new(&running);
+        assert!(watch.0.is_some(), "no pidfd: Linux older than 5.3?");
+        let started = Instant::now();
+        watch.wait(Duration::from_millis(100));
+        assert!(started.elapsed() >= Duration::from_millis(90));
+        running.kill().unwrap();
+        // A plain sleep (what the wait did before) would take the whole 60 s pause here.
+        watch.wait(Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert!(running.try_wait().unwrap().is_some());
     }
 
     #[test]

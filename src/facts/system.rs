@@ -1,11 +1,21 @@
 //! Facts read through sysinfo: OS name and version, kernel version, CPU count, total memory
-//! and boot time. Every run gathers facts, the converged one included, so only the parts
-//! these facts need are refreshed (memory, the CPU list without usage or frequency): no
-//! process table, disks or network interfaces.
+//! and boot time. They are read only when one of them is looked up (`Facts::get`), and then
+//! only the parts these facts need are refreshed (memory, the CPU list without usage or
+//! frequency): no process table, disks or network interfaces.
 
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, System};
 
 use super::{Facts, Source};
+
+/// The facts [`add`] can set: looking one up is what makes sysinfo be read.
+pub const KEYS: &[&str] = &[
+    "os.name",
+    "os.version",
+    "kernel.version",
+    "cpu.count",
+    "memory.total_mib",
+    "boot.time",
+];
 
 /// What sysinfo reports, before it becomes facts (the pure part is tested with made-up values).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
