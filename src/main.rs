@@ -110,7 +110,11 @@ fn run_command() -> ExitCode {
                     quiet: false,
                     verbose: 0,
                 };
-                let result = serde_json::to_value(&r).unwrap_or_default();
+                // provision's own result object has another shape (see below).
+                let result = match cmd {
+                    Cmd::Provision(_) => serde_json::Value::Null,
+                    _ => serde_json::to_value(&r).unwrap_or_default(),
+                };
                 let run = logfile::Run {
                     command,
                     exit_code: r.exit_code,

@@ -8,7 +8,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 
-use harness::{assert_clean, write_private, World};
+use harness::{assert_clean, find_token, write_private, World};
 use serde_json::Value;
 
 /// Runs `apply` with stderr on a pseudo-terminal; returns (exit code, what the terminal got).
@@ -226,4 +226,30 @@ fn log_file_rotates_at_the_bound_and_never_follows_a_link() {
         .stderr_has("warning: writing the log file")
         .stderr_has("symbolic link");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+}
+
+#[test]
+fn log_file_of_provision_holds_neither_its_result_nor_the_token() {
+    let w = World::new();
+    let log = w.dir.path().join("audit.log");
+    // The worst case: the minted token is printed on stdout.
+    let r = w
+        .cmd("provision")
+        .args(&[
+            "--json",
+            "--output",
+            "-",
+            "--log-file",
+            &log.display().to_string(),
+        ])
+        .run();
+    r.code(2);
+    let token = find_token(&r.stdout).expect("the token on stdout");
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["command"], "provision");
+    assert_eq!(lines[0]["exitCode"], 2);
+    assert!(lines[0].get("tokenId").is_none(), "{}", lines[0]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_clean("the log file", &text, &w.secrets(&[&token]));
 }
