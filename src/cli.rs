@@ -598,9 +598,20 @@ pub struct Options {
     )]
     pub quiet: bool,
 
-    /// More detail on stderr (repeatable)
+    /// More detail on stderr: -v adds detail lines, -vv also one line per HTTP request
     #[arg(short, long, action = ArgAction::Count, global = true, help_heading = "Run")]
     pub verbose: u8,
+
+    /// After each apply, check or provision, append one JSON line (the --json result plus host,
+    /// time, command) to FILE (0600, never through a link; moved to FILE.1 past 10 MiB)
+    #[arg(
+        long,
+        env = "DT_LOG_FILE",
+        value_name = "FILE",
+        global = true,
+        help_heading = "Run"
+    )]
+    pub log_file: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ pub struct Config {
     pub splay: Duration,
     pub quiet: bool,
     pub verbose: u8,
+    /// `--log-file`: one JSON line per run (logfile.rs).
+    pub log_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -120,6 +122,7 @@ impl Config {
             splay: Duration::ZERO,
             quiet: false,
             verbose: 0,
+            log_file: None,
         }
     }
 
@@ -234,6 +237,7 @@ pub fn resolve(o: &Options, cmd: &Cmd, inputs: Inputs) -> Result<Config> {
     c.splay = o.splay;
     c.quiet = o.quiet;
     c.verbose = o.verbose;
+    c.log_file = o.log_file.clone();
     let _ = cmd;
     Ok(c)
 }

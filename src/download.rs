@@ -165,7 +165,7 @@ fn write_body(
         bytes += n as u64;
         bar.update(bytes);
     }
-    bar.finish(bytes);
+    bar.finish();
     if let Some(expected) = total.filter(|t| *t != bytes) {
         // The client reports a connection closed early; this guards against anything it misses.
         return Err(Attempt::Retry {

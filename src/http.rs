@@ -76,6 +76,8 @@ pub struct Client {
     accept_any: bool,
     read_timeout: Duration,
     quiet: bool,
+    /// `-vv`: one stderr line per request sent.
+    trace: bool,
     sent: AtomicU32,
     lost: AtomicU32,
 }
@@ -148,6 +150,7 @@ impl Client {
             accept_any,
             read_timeout: opts.read_timeout,
             quiet: false,
+            trace: false,
             sent: AtomicU32::new(0),
             lost: AtomicU32::new(0),
         })
@@ -163,6 +166,12 @@ impl Client {
     /// No "retrying" notes on stderr (`-q`).
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.quiet = quiet;
+        self
+    }
+
+    /// One line per request on stderr (`-vv`).
+    pub fn trace(mut self, trace: bool) -> Self {
+        self.trace = trace;
         self
     }
 
@@ -218,7 +227,12 @@ impl Client {
                 self.lost.fetch_add(1, Ordering::Relaxed);
                 a
             };
-            let outcome = match self.send(agent, call) {
+            let started = Instant::now();
+            let sent = self.send(agent, call);
+            if self.trace {
+                trace_line(call, &sent, started.elapsed(), attempt);
+            }
+            let outcome = match sent {
                 Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp).map_err(lost),
                 Ok(resp) => Err(self.status_failure(call, resp)),
                 Err(e) if never_connected(&e) => Err(self.connect_failure(call, e, proxy)),
@@ -334,6 +348,23 @@ impl Client {
             _ => req.send(),
         }
     }
+}
+
+/// `-vv`: `http: GET https://host/path -> 200 in 12 ms (try 1)`, the time to the answer's
+/// headers. Never the query (it may name a tenant's settings) or userinfo, never a header.
+fn trace_line(call: &Call, sent: &reqwest::Result<Response>, took: Duration, attempt: u32) {
+    let answer = match sent {
+        Ok(resp) => resp.status().as_u16().to_string(),
+        Err(e) if e.is_timeout() => "timed out".into(),
+        Err(_) => "no answer".into(),
+    };
+    let line = format!(
+        "  http: {} {} -> {answer} in {} (try {attempt})",
+        call.method.as_str(),
+        strip_url(call.url),
+        crate::report::took(took)
+    );
+    eprintln!("{}", crate::secret::redact_userinfo(&call.redact(&line)));
 }
 
 /// A JSON body, or an explicitly empty one (`Content-Length: 0`, as servers expect of a POST).

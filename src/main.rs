@@ -19,6 +19,7 @@ mod host;
 mod http;
 mod install;
 mod lock;
+mod logfile;
 mod plan;
 mod provision;
 mod report;
@@ -96,14 +97,33 @@ fn run_command() -> ExitCode {
     let cfg = match resolved {
         Ok(cfg) => cfg,
         Err(e) => {
+            let mut r = empty_report();
+            r.exit_code = kind_of(&e).exit_code();
+            r.error = Some(one_line(&e));
+            r.duration_ms = started.elapsed().as_millis() as u64;
             if cli.opts.json && matches!(cmd, Cmd::Apply | Cmd::Check) {
-                let mut r = empty_report();
-                r.exit_code = kind_of(&e).exit_code();
-                r.error = Some(one_line(&e));
-                r.duration_ms = started.elapsed().as_millis() as u64;
                 print_json(&r);
             }
-            return fail(&e);
+            let code = fail(&e);
+            if let Some(command) = logged(&cmd) {
+                let out = Reporter {
+                    quiet: false,
+                    verbose: 0,
+                };
+                // provision's own result object has another shape (see below).
+                let result = match cmd {
+                    Cmd::Provision(_) => serde_json::Value::Null,
+                    _ => serde_json::to_value(&r).unwrap_or_default(),
+                };
+                let run = logfile::Run {
+                    command,
+                    exit_code: r.exit_code,
+                    duration_ms: r.duration_ms,
+                    error: r.error.clone(),
+                };
+                logfile::record(cli.opts.log_file.as_deref(), result, &run, &[], out);
+            }
+            return code;
         }
     };
     let out = Reporter {
@@ -132,10 +152,27 @@ fn run_command() -> ExitCode {
             verify_command(&cfg, &file, out)
         })),
         Cmd::Provision(args) => {
-            match crash::catch("provisioning", || provision::run(&cfg, &args, out)) {
-                Ok(done) => ExitCode::from(done.exit_code()),
-                Err(e) => fail(&e),
-            }
+            let done = crash::catch("provisioning", || provision::run(&cfg, &args, out));
+            let (code, exit, error) = match done {
+                Ok(done) => (done.exit_code(), ExitCode::from(done.exit_code()), None),
+                Err(e) => (kind_of(&e).exit_code(), fail(&e), Some(one_line(&e))),
+            };
+            // Not provision's result object: it may hold the token it handed out.
+            let run = logfile::Run {
+                command: "provision",
+                exit_code: code,
+                duration_ms: started.elapsed().as_millis() as u64,
+                error,
+            };
+            let secrets = cfg.secrets();
+            logfile::record(
+                cfg.log_file.as_deref(),
+                Default::default(),
+                &run,
+                &secrets,
+                out,
+            );
+            exit
         }
         #[cfg(feature = "sim")]
         Cmd::Demo => finish(crash::catch("running the demo", || demo::run(out))),
@@ -198,7 +235,29 @@ fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> ExitCo
     } else if !(cfg.quiet && outcome.error.is_some()) {
         println!("{}", r.line(mode == Mode::Check));
     }
+    let run = logfile::Run {
+        command: if mode == Mode::Check {
+            "check"
+        } else {
+            "apply"
+        },
+        exit_code: code,
+        duration_ms: r.duration_ms,
+        error: r.error.clone(),
+    };
+    let result = serde_json::to_value(&r).unwrap_or_default();
+    logfile::record(cfg.log_file.as_deref(), result, &run, &cfg.secrets(), out);
     ExitCode::from(code)
+}
+
+/// The commands `--log-file` records (the others change nothing and mint nothing).
+fn logged(cmd: &Cmd) -> Option<&'static str> {
+    match cmd {
+        Cmd::Apply => Some("apply"),
+        Cmd::Check => Some("check"),
+        Cmd::Provision(_) => Some("provision"),
+        _ => None,
+    }
 }
 
 fn verify_command(cfg: &Config, file: &std::path::Path, out: Reporter) -> anyhow::Result<()> {

@@ -4,6 +4,8 @@
 //! Human output: progress lines on stderr (`-q` hides them, `-v` adds detail), one final result
 //! line on stdout. With `--json`, stdout holds exactly one JSON object.
 
+mod timing;
+
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Kind, ResultExt};
 use crate::fsafe;
 use crate::secret::redact_userinfo;
+pub use timing::{rate, took};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {

@@ -3,6 +3,7 @@
 
 use std::os::unix::io::RawFd;
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Result;
 use tempfile::TempDir;
@@ -14,7 +15,7 @@ use crate::error::{failure, Kind, ResultExt};
 use crate::fsafe::{self, HeldFile};
 use crate::install::{self, InstallLog, StepEnv};
 use crate::plan::{self, Action, Plan};
-use crate::report::State;
+use crate::report::{rate, took, State};
 use crate::signals;
 use crate::tenant::Tenant;
 use crate::verify;
@@ -173,12 +174,16 @@ impl Run<'_> {
             None => self.download(net, version, dir.path(), sig.as_mut(), tenant)?,
         };
         o.sha256 = Some(downloaded.sha256.clone());
+        let started = Instant::now();
         let verified = verify::check_download(&downloaded, sig, cfg.sha256.as_deref(), trust)?;
         o.installer_root = Some(if cfg.insecure_skip_signature {
             "skipped (--insecure-skip-signature)".to_string()
         } else {
-            self.out
-                .step(format!("verified installer signature ({})", verified.root));
+            self.out.step(format!(
+                "verified installer signature ({}) in {}",
+                verified.root,
+                took(started.elapsed())
+            ));
             verified.root.clone()
         });
         // From here on the installer is only read through this descriptor (see HeldFile).
@@ -203,10 +208,13 @@ impl Run<'_> {
         );
         self.out.step(format!("downloading OneAgent {version}"));
         let progress = !self.out.quiet && !self.cfg.json;
+        let started = Instant::now();
         let downloaded = match sig {
             Some(check) => net.download(version, dir, check, progress),
             None => net.download(version, dir, &mut (), progress),
         };
+        // Measured before the revoke request, so the rate is the download's own.
+        let spent = started.elapsed();
         // The token's only job is done: revoke it now, whatever the download's result.
         net.revoke();
         // Whatever the download's own error, a stopped run says why it stopped.
@@ -215,8 +223,11 @@ impl Run<'_> {
         })?;
         let downloaded = downloaded?;
         self.out.step(format!(
-            "downloaded {} bytes, sha256 {}",
-            downloaded.bytes, downloaded.sha256
+            "downloaded {} bytes in {} ({}), sha256 {}",
+            downloaded.bytes,
+            took(spent),
+            rate(downloaded.bytes, spent),
+            downloaded.sha256
         ));
         Ok(downloaded)
     }
@@ -303,7 +314,11 @@ impl Run<'_> {
             log,
             lock_fd,
         };
-        install::run_installer(installer, &cfg.installer_args, settings, env)
+        let started = Instant::now();
+        install::run_installer(installer, &cfg.installer_args, settings, env)?;
+        self.out
+            .step(format!("installer finished in {}", took(started.elapsed())));
+        Ok(())
     }
 
     fn repoint(

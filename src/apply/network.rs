@@ -79,7 +79,9 @@ pub fn client<'c>(cfg: &Config, cell: &'c OnceCell<Client>, quiet: bool) -> Resu
             retries: cfg.retries,
             ..HttpOptions::default()
         };
-        let c = Client::new(&opts)?.quiet(quiet);
+        let c = Client::new(&opts)?
+            .quiet(quiet)
+            .trace(cfg.verbose >= 2 && !quiet);
         crate::splay::wait(cfg, quiet)?;
         let _ = cell.set(c);
     }

@@ -47,7 +47,27 @@ pub fn normalise(w: &World, text: &str) -> String {
     );
     let text = hex_digests(&text);
     let text = dates(&text);
-    durations(&text)
+    rates(&durations(&text))
+}
+
+/// `(280 MiB/s)` (or `- MiB/s` when too quick to measure) becomes `<RATE>`.
+fn rates(text: &str) -> String {
+    const UNIT: &str = " MiB/s";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(UNIT) {
+        let head = &rest[..i];
+        let figure = head.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
+        out.push_str(figure);
+        out.push_str(if figure.len() < head.len() {
+            "<RATE>"
+        } else {
+            UNIT
+        });
+        rest = &rest[i + UNIT.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `prefix` followed by characters matching `keep` becomes `with`.
