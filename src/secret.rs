@@ -4,6 +4,7 @@
 //! ([`redact_args`]) and passwords in URLs (`http://user:***@host`, [`redact_userinfo`]), which
 //! everything printed or stored passes through.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -56,6 +57,19 @@ impl Secret {
 impl Drop for Secret {
     fn drop(&mut self) {
         self.wipe();
+    }
+}
+
+/// So a holder (token::MintedGuard) takes a token borrowed or moved in, never copied.
+impl<'a> From<&'a Secret> for Cow<'a, Secret> {
+    fn from(s: &'a Secret) -> Self {
+        Cow::Borrowed(s)
+    }
+}
+
+impl From<Secret> for Cow<'_, Secret> {
+    fn from(s: Secret) -> Self {
+        Cow::Owned(s)
     }
 }
 
