@@ -1,15 +1,120 @@
-//! The read-only commands `status` and `facts`: they read the state dir, the host and the
-//! configured facts, and print through report.rs's formats; they change nothing.
+//! The command bodies main.rs dispatches to: `apply`/`check` (the pipeline, then the result
+//! line or JSON object), `verify`, and the read-only `status` and `facts`, which read the state
+//! dir, the host and the configured facts and change nothing. All print through report.rs's
+//! formats.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Result;
 
+use crate::apply::{self, Mode};
 use crate::config::Config;
-use crate::error::{Kind, ResultExt};
+use crate::error::{kind_of, one_line, Kind, Outcome as Done, ResultExt};
 use crate::facts;
 use crate::fsafe;
 use crate::host::{self, Wanted};
-use crate::report::{read_status, Recorded, State, Status};
+use crate::http;
+use crate::logfile;
+use crate::report::{read_status, Recorded, Reporter, RunReport, State, Status};
 use crate::tenant;
+use crate::verify as verification;
+
+/// `apply` and `check`: the pipeline, then the result line or JSON object.
+pub fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> ExitCode {
+    let outcome = apply::run(cfg, mode, out);
+    let code = match &outcome.error {
+        Some(e) => kind_of(e).exit_code(),
+        None if outcome.changed => Done::Changed.exit_code(),
+        None => Done::Converged.exit_code(),
+    };
+    let r = RunReport {
+        // On a failure: whether the host was changed before it (exit 6 after an install).
+        changed: outcome.changed,
+        exit_code: code,
+        tenant: outcome.tenant.clone(),
+        actions: outcome.actions.clone(),
+        version: outcome.version.clone(),
+        sha256: outcome.sha256.clone(),
+        installer_root: outcome.installer_root.clone(),
+        requests: outcome.requests,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: outcome.error.as_ref().map(one_line),
+    };
+    if let Some(e) = &outcome.error {
+        eprintln!("error: {}", one_line(e));
+    }
+    if cfg.json {
+        print_json(&r);
+    } else if !(cfg.quiet && outcome.error.is_some()) {
+        println!("{}", r.line(mode == Mode::Check));
+    }
+    let run = logfile::Run {
+        command: if mode == Mode::Check {
+            "check"
+        } else {
+            "apply"
+        },
+        exit_code: code,
+        duration_ms: r.duration_ms,
+        error: r.error.clone(),
+    };
+    let result = serde_json::to_value(&r).unwrap_or_default();
+    logfile::record(cfg.log_file.as_deref(), result, &run, &cfg.secrets(), out);
+    ExitCode::from(code)
+}
+
+/// The `--json` object of a run that failed before (or without) an apply outcome: a bad
+/// configuration, or a failed `provision`. `--json` promises one object on stdout, so callers
+/// parsing it get the exit code and the error line instead of nothing.
+pub fn print_failure_json(e: &anyhow::Error, started: Instant) {
+    print_json(&failure_report(e, started));
+}
+
+/// The result of a run that failed before (or without) an apply outcome; also what
+/// `--log-file` records for it.
+pub fn failure_report(e: &anyhow::Error, started: Instant) -> RunReport {
+    RunReport {
+        changed: false,
+        exit_code: kind_of(e).exit_code(),
+        tenant: None,
+        actions: Vec::new(),
+        version: None,
+        sha256: None,
+        installer_root: None,
+        requests: 0,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: Some(one_line(e)),
+    }
+}
+
+fn print_json(r: &RunReport) {
+    match serde_json::to_string(r) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),
+    }
+}
+
+/// `verify FILE`: the installer's signature against the trusted root (see
+/// [`verification::load_trust`]; downloaded only when no local root exists), and its sha256
+/// when `--sha256` is given.
+pub fn verify(cfg: &Config, file: &Path, out: Reporter) -> Result<()> {
+    let cell = std::cell::OnceCell::new();
+    let trust = verification::load_trust(cfg.installer_ca_file.as_deref(), &|url| {
+        let c = apply::http_client(cfg, &cell, cfg.quiet)?;
+        let call = http::Call::new(
+            http::Method::Get,
+            url,
+            "downloading the installer signing root",
+        );
+        Ok(c.call(&call, &[200])?.body.into_bytes())
+    })?;
+    let v = verification::verify_file(file, cfg.sha256.as_deref(), &trust)?;
+    out.step(format!("signed by a chain to {}", v.root));
+    println!("verified: {} sha256 {}", file.display(), v.sha256);
+    Ok(())
+}
 
 /// `status [--json]`: the last run's status.json, corrected by a look at the host now. With
 /// `--json` the object is printed even when something failed, with the error in `error`;
@@ -71,7 +176,7 @@ pub fn status(cfg: &Config) -> Result<()> {
             .clone()
             .or(if live.installed { s.version } else { None });
     }
-    let error_line = error.as_ref().map(crate::error::one_line);
+    let error_line = error.as_ref().map(one_line);
     if cfg.json {
         let mut v = serde_json::to_value(&s).kind(Kind::Internal, || "encoding status".into())?;
         v["updatedAt"] = updated_at.clone().into();
@@ -131,7 +236,7 @@ pub fn facts(cfg: &Config) -> Result<()> {
                 None,
             ),
             Ok(None) => (serde_json::Value::Null, None),
-            Err(e) => (serde_json::Value::Null, Some(crate::error::one_line(e))),
+            Err(e) => (serde_json::Value::Null, Some(one_line(e))),
         };
         let v = serde_json::json!({"facts": map, "tenant": t, "error": err});
         println!("{v}");

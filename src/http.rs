@@ -7,7 +7,7 @@
 mod call;
 mod env;
 mod failures;
-mod report;
+mod messages;
 mod retry;
 mod tls;
 
@@ -24,7 +24,7 @@ use crate::error::{failure, Kind};
 pub use call::{Attempt, Call, Method, Reply};
 pub use env::{is_loopback, NetEnv, NoProxy};
 use failures::error_chain;
-pub use report::strip_url;
+pub use messages::strip_url;
 pub use retry::Backoff;
 
 /// `--ssl-mode`.

@@ -25,7 +25,7 @@ use anyhow::Result;
 
 use crate::error::{failure, failure_because, Cause, Kind, ResultExt};
 use crate::fsafe::{self, HeldFile};
-use crate::secret::redact;
+use crate::secret::{redact, redact_args};
 use crate::signals::{self, Signal};
 
 /// oneagentctl only reads or writes a config file; anything slower is stuck.
@@ -224,20 +224,6 @@ fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<V
     })
 }
 
-/// Arguments shown in logs and errors: values of token options are hidden, URL passwords
-/// (`--set-proxy=http://user:pass@host`) masked.
-fn shown_args(args: &[String]) -> String {
-    let shown = args
-        .iter()
-        .map(|a| match a.split_once('=') {
-            Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=<redacted>"),
-            _ => a.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    crate::secret::redact_userinfo(&shown)
-}
-
 /// Runs `oneagentctl ARGS`; its stdout on success. Failure is Kind::Installer.
 pub fn oneagentctl(install_path: &Path, args: &[String], secrets: &[&str]) -> Result<String> {
     run_oneagentctl(install_path, args, secrets, None)
@@ -264,7 +250,7 @@ fn run_oneagentctl(
     fsafe::check_program(&ctl, "oneagentctl")?;
     let mut cmd = Command::new(&ctl);
     cmd.args(args);
-    let shown = || format!("{} {}", ctl.display(), shown_args(args));
+    let shown = || format!("{} {}", ctl.display(), redact_args(args));
     let see = log
         .as_ref()
         .map(|l| format!("; see {}", l.path.display()))
@@ -376,7 +362,7 @@ pub fn run_script(
     };
     keep.extend_from_slice(inherit);
     let log_path = log.path.clone();
-    let shown = format!("sh {name} {}", shown_args(args));
+    let shown = format!("sh {name} {}", redact_args(args));
     let file = log.file()?;
     writeln!(file, "# oneagent-bootstrap: {shown}").kind(Kind::Installer, || {
         format!("could not write {}", log_path.display())

@@ -38,9 +38,9 @@ use std::time::Instant;
 
 use crate::apply::Mode;
 use crate::cli::Cmd;
-use crate::config::{Config, Inputs};
-use crate::error::{kind_of, one_line, Kind, Outcome as Done};
-use crate::report::{Reporter, RunReport};
+use crate::config::Inputs;
+use crate::error::{kind_of, one_line, Kind};
+use crate::report::Reporter;
 
 fn main() -> ExitCode {
     // A panic is reported as one line and ends through the normal failure path (crash.rs):
@@ -97,12 +97,9 @@ fn run_command() -> ExitCode {
     let cfg = match resolved {
         Ok(cfg) => cfg,
         Err(e) => {
-            let mut r = empty_report();
-            r.exit_code = kind_of(&e).exit_code();
-            r.error = Some(one_line(&e));
-            r.duration_ms = started.elapsed().as_millis() as u64;
-            if cli.opts.json && matches!(cmd, Cmd::Apply | Cmd::Check) {
-                print_json(&r);
+            let r = commands::failure_report(&e, started);
+            if cli.opts.json && matches!(cmd, Cmd::Apply | Cmd::Check | Cmd::Provision(_)) {
+                commands::print_failure_json(&e, started);
             }
             let code = fail(&e);
             if let Some(command) = logged(&cmd) {
@@ -142,20 +139,25 @@ fn run_command() -> ExitCode {
         }
     }
     match cmd {
-        Cmd::Apply => converge(&cfg, Mode::Apply, out, started),
-        Cmd::Check => converge(&cfg, Mode::Check, out, started),
+        Cmd::Apply => commands::converge(&cfg, Mode::Apply, out, started),
+        Cmd::Check => commands::converge(&cfg, Mode::Check, out, started),
         Cmd::Status => finish(crash::catch("showing the status", || {
             commands::status(&cfg)
         })),
         Cmd::Facts => finish(crash::catch("showing the facts", || commands::facts(&cfg))),
         Cmd::Verify { file } => finish(crash::catch("verifying the file", || {
-            verify_command(&cfg, &file, out)
+            commands::verify(&cfg, &file, out)
         })),
         Cmd::Provision(args) => {
             let done = crash::catch("provisioning", || provision::run(&cfg, &args, out));
             let (code, exit, error) = match done {
                 Ok(done) => (done.exit_code(), ExitCode::from(done.exit_code()), None),
-                Err(e) => (kind_of(&e).exit_code(), fail(&e), Some(one_line(&e))),
+                Err(e) => {
+                    if cfg.json {
+                        commands::print_failure_json(&e, started);
+                    }
+                    (kind_of(&e).exit_code(), fail(&e), Some(one_line(&e)))
+                }
             };
             // Not provision's result object: it may hold the token it handed out.
             let run = logfile::Run {
@@ -184,72 +186,6 @@ fn run_command() -> ExitCode {
     }
 }
 
-fn empty_report() -> RunReport {
-    RunReport {
-        changed: false,
-        exit_code: 0,
-        tenant: None,
-        actions: Vec::new(),
-        version: None,
-        sha256: None,
-        installer_root: None,
-        requests: 0,
-        duration_ms: 0,
-        error: None,
-    }
-}
-
-fn print_json(r: &RunReport) {
-    match serde_json::to_string(r) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),
-    }
-}
-
-/// `apply` and `check`: the pipeline, then the result line or JSON object.
-fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> ExitCode {
-    let outcome = apply::run(cfg, mode, out);
-    let code = match &outcome.error {
-        Some(e) => kind_of(e).exit_code(),
-        None if outcome.changed => Done::Changed.exit_code(),
-        None => Done::Converged.exit_code(),
-    };
-    let r = RunReport {
-        // On a failure: whether the host was changed before it (exit 6 after an install).
-        changed: outcome.changed,
-        exit_code: code,
-        tenant: outcome.tenant.clone(),
-        actions: outcome.actions.clone(),
-        version: outcome.version.clone(),
-        sha256: outcome.sha256.clone(),
-        installer_root: outcome.installer_root.clone(),
-        requests: outcome.requests,
-        duration_ms: started.elapsed().as_millis() as u64,
-        error: outcome.error.as_ref().map(one_line),
-    };
-    if let Some(e) = &outcome.error {
-        eprintln!("error: {}", one_line(e));
-    }
-    if cfg.json {
-        print_json(&r);
-    } else if !(cfg.quiet && outcome.error.is_some()) {
-        println!("{}", r.line(mode == Mode::Check));
-    }
-    let run = logfile::Run {
-        command: if mode == Mode::Check {
-            "check"
-        } else {
-            "apply"
-        },
-        exit_code: code,
-        duration_ms: r.duration_ms,
-        error: r.error.clone(),
-    };
-    let result = serde_json::to_value(&r).unwrap_or_default();
-    logfile::record(cfg.log_file.as_deref(), result, &run, &cfg.secrets(), out);
-    ExitCode::from(code)
-}
-
 /// The commands `--log-file` records (the others change nothing and mint nothing).
 fn logged(cmd: &Cmd) -> Option<&'static str> {
     match cmd {
@@ -258,23 +194,6 @@ fn logged(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Provision(_) => Some("provision"),
         _ => None,
     }
-}
-
-fn verify_command(cfg: &Config, file: &std::path::Path, out: Reporter) -> anyhow::Result<()> {
-    let cell = std::cell::OnceCell::new();
-    let trust = verify::load_trust(cfg.installer_ca_file.as_deref(), &|url| {
-        let c = apply::http_client(cfg, &cell, cfg.quiet)?;
-        let call = http::Call::new(
-            http::Method::Get,
-            url,
-            "downloading the installer signing root",
-        );
-        Ok(c.call(&call, &[200])?.body.into_bytes())
-    })?;
-    let v = verify::verify_file(file, cfg.sha256.as_deref(), &trust)?;
-    out.step(format!("signed by a chain to {}", v.root));
-    println!("verified: {} sha256 {}", file.display(), v.sha256);
-    Ok(())
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -114,7 +114,7 @@ pub struct ActionReport {
 /// The `--json` result object. It repeats most of apply::Outcome on purpose: Outcome is filled
 /// while the run goes and holds the live error (whose chain decides the exit code); this is the
 /// documented, serialised contract, with the exit code, duration and error line added once the
-/// run is over (main.rs builds it, also for a configuration error, when no Outcome exists).
+/// run is over (commands.rs builds it, also for a configuration error, when no Outcome exists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {

@@ -1,10 +1,18 @@
-//! Tokens as a type that cannot be printed by accident (and is wiped when dropped), the
-//! redaction of known secrets from captured output, and the one redaction of passwords in URLs
-//! (`http://user:***@host`) that everything printed or stored passes through.
+//! Tokens as a type that cannot be printed by accident (and is wiped when dropped), and the one
+//! place where text is redacted: known secrets and token shapes ([`redact`], for what a child
+//! process printed and what a server answered), the values of token options in a command line
+//! ([`redact_args`]) and passwords in URLs (`http://user:***@host`, [`redact_userinfo`]), which
+//! everything printed or stored passes through.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use zeroize::Zeroize;
+
+/// What a secret is replaced with wherever it would have been shown.
+pub const REDACTED: &str = "<redacted>";
 
 /// A Dynatrace token. `Debug` and `Display` print `<redacted>`; the value is reachable only
 /// through [`Secret::expose`], which is grep-able. Its memory is zeroed on drop, so a core dump
@@ -52,26 +60,62 @@ impl Drop for Secret {
     }
 }
 
+/// So a holder (token::MintedGuard) takes a token borrowed or moved in, never copied.
+impl<'a> From<&'a Secret> for Cow<'a, Secret> {
+    fn from(s: &'a Secret) -> Self {
+        Cow::Borrowed(s)
+    }
+}
+
+impl From<Secret> for Cow<'_, Secret> {
+    fn from(s: Secret) -> Self {
+        Cow::Owned(s)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(REDACTED)
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(REDACTED)
     }
 }
 
-/// `text` with each of `secrets` replaced by `<redacted>` and URL passwords masked: for what a
-/// child process printed, which may echo a token it was given.
+/// Anything shaped like a Dynatrace token (`dt0c01.PUBLIC.SECRET`) keeps only its public id.
+static TOKEN_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(dt0[a-z][0-9]{2}\.[A-Za-z0-9]+)\.[A-Za-z0-9_-]+")
+        .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
+
+/// `text` with each of `secrets` replaced by `<redacted>`, the secret part of anything
+/// token-shaped removed (a token we were not told about, e.g. one a server echoes back) and URL
+/// passwords masked: for what a child process printed or a server answered.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(s, "<redacted>");
+        out = out.replace(s, REDACTED);
     }
+    let out = TOKEN_SHAPE.replace_all(&out, format!("$1.{REDACTED}"));
     redact_userinfo(&out)
+}
+
+/// A command line as shown in logs and errors: the values of token options
+/// (`--set-tenant-token=...`) hidden, URL passwords (`--set-proxy=http://user:pass@host`)
+/// masked.
+pub fn redact_args(args: &[String]) -> String {
+    let shown = args
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}={REDACTED}"),
+            _ => a.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    redact_userinfo(&shown)
 }
 
 /// What replaces the password of a URL's userinfo.
@@ -171,6 +215,38 @@ mod tests {
         assert_eq!(
             redact("T1 via http://u:pw@h T1", &["T1"]),
             "<redacted> via http://u:***@h <redacted>"
+        );
+    }
+
+    #[test]
+    fn token_shapes_lose_their_secret_part() {
+        const TOKEN: &str =
+            "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGH";
+        let text = format!("a {TOKEN} b plain-secret-value c");
+        assert_eq!(
+            redact(&text, &["plain-secret-value"]),
+            "a dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.<redacted> b <redacted> c"
+        );
+        // A known secret goes whole, before the shape could leave its public id.
+        assert_eq!(redact(TOKEN, &[TOKEN]), "<redacted>");
+        assert_eq!(redact("dt0c01.PUBLIC only", &[]), "dt0c01.PUBLIC only");
+    }
+
+    #[test]
+    fn token_option_values_are_hidden_in_command_lines() {
+        let args: Vec<String> = [
+            "--set-tenant-token=SECRET",
+            "--SET-TOKEN=x",
+            "--set-proxy=http://u:pw@h:1",
+            "--set-host-group=web",
+            "--restart-service",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            redact_args(&args),
+            "--set-tenant-token=<redacted> --SET-TOKEN=<redacted> \
+             --set-proxy=http://u:***@h:1 --set-host-group=web --restart-service"
         );
     }
 

@@ -1,6 +1,8 @@
 //! Environment API tokens (v2): mint the short-lived `InstallerDownload`-only token, look up a
 //! token's scopes, revoke. [`MintedGuard`] makes sure a minted token is revoked on every path.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::json;
 
@@ -134,7 +136,10 @@ pub fn revoke(
 pub struct MintedGuard<'a> {
     client: &'a Client,
     api_url: String,
-    management_token: Secret,
+    /// Borrowed when the caller's token outlives the guard; owned when the guard leaves the
+    /// scope that fetched it (apply returns it with the download still to come), since `Drop`
+    /// needs it to revoke: moved in, never copied.
+    management_token: Cow<'a, Secret>,
     /// Unique to this run (see [`run_token_name`]): how leftovers of a lost answer are found.
     name: String,
     minted: Option<Minted>,
@@ -149,22 +154,23 @@ impl<'a> MintedGuard<'a> {
     pub fn mint(
         client: &'a Client,
         api_url: &str,
-        management_token: &Secret,
+        management_token: impl Into<Cow<'a, Secret>>,
         name: &str,
     ) -> anyhow::Result<MintedGuard<'a>> {
-        let (minted, uncertain) = mint_tracked(client, api_url, management_token, name);
+        let management_token = management_token.into();
+        let (minted, uncertain) = mint_tracked(client, api_url, &management_token, name);
         match minted {
             Ok(m) => Ok(MintedGuard {
                 client,
                 api_url: api_url.to_string(),
-                management_token: management_token.clone(),
+                management_token,
                 name: name.to_string(),
                 minted: Some(m),
                 sweep: uncertain,
             }),
             Err(e) => {
                 if uncertain {
-                    if let Err(w) = sweep::revoke_named(client, api_url, management_token, name) {
+                    if let Err(w) = sweep::revoke_named(client, api_url, &management_token, name) {
                         eprintln!("warning: {}", sweep::warning(name, &w));
                     }
                 }
@@ -307,6 +313,7 @@ mod tests {
         let (api, mgmt) = tenant(&sim, &c, "guard-1");
 
         let guard = MintedGuard::mint(&c, &api, &mgmt, "explicit").unwrap();
+        // A copy: the guard (and its token) is consumed by the revoke this test checks.
         let token = guard.token().unwrap().clone();
         assert!(!format!("{guard:?}").contains(token.expose()));
         guard.revoke().unwrap();
@@ -316,6 +323,7 @@ mod tests {
         let mut kept = None;
         let mut failing_download = || -> anyhow::Result<()> {
             let guard = MintedGuard::mint(&c, &api, &mgmt, "early-return")?;
+            // A copy: the guard and its token are gone once this closure returns.
             kept = guard.token().cloned();
             Err(failure(Kind::Api, "download failed"))?;
             guard.revoke()

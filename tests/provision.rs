@@ -550,3 +550,47 @@ fn a_group_failure_mints_no_token_and_reconcile_finishes() {
     );
     assert_eq!(group_kinds(&fixed), ["create-group", "create-group"]);
 }
+
+/// `provision --json` keeps apply's promise of one object on stdout also when it fails: the
+/// exit code and the error line (the one on stderr), whatever stage failed, and no secret.
+#[test]
+fn a_failed_provision_prints_its_json_failure_object() {
+    let w = World::new();
+    let missing_dir = controller_dir(&w).join("missing/t");
+    let out = controller_dir(&w).join("t");
+    let bad_output = w
+        .cmd("provision")
+        .args(&["--json", "--output", missing_dir.to_str().unwrap()])
+        .run();
+    let no_token_file = w
+        .cmd("provision")
+        .env("DT_CLUSTER_TOKEN_FILE", "/nonexistent/cluster-token")
+        .args(&["--json", "--output", out.to_str().unwrap()])
+        .run();
+    w.fault(
+        "POST",
+        "/api/cluster/v2/environments/abc-p1/tokenManagementToken",
+        dtsim::Fault::Status { status: 500 },
+    );
+    let api = w
+        .cmd("provision")
+        .args(&[
+            "--json",
+            "--retries",
+            "0",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .run();
+    for (run, code) in [(&bad_output, 3), (&no_token_file, 3), (&api, 4)] {
+        run.code(code);
+        let result = run.json();
+        let line = run.stderr.lines().find_map(|l| l.strip_prefix("error: "));
+        assert_eq!(result["exitCode"], code, "{result}");
+        assert_eq!(result["changed"], false, "{result}");
+        assert_eq!(result["error"].as_str(), line, "{result}{}", run.dump());
+    }
+    assert!(!out.exists());
+    let controller = controller_dir(&w);
+    w.assert_no_secrets_in(&[&bad_output, &no_token_file, &api], &[&controller], &[]);
+}

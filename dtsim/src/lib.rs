@@ -56,6 +56,9 @@ pub struct Options {
     pub rate_limit: RateLimit,
     /// Records the request log keeps (the oldest go first); its counters see every request.
     pub request_log: usize,
+    /// Signed installers kept (the least recently used go first; an evicted one is rebuilt
+    /// byte for byte when asked again).
+    pub installer_cache: usize,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             state_file: None,
             rate_limit: RateLimit::default(),
             request_log: request_log::DEFAULT_CAPACITY,
+            installer_cache: installer::DEFAULT_INSTALLER_CACHE,
         }
     }
 }
@@ -120,8 +124,10 @@ impl Dtsim {
             });
         }
         let ca = Arc::new(ca);
-        let factory =
-            Arc::new(Factory::new(Arc::clone(&ca)).context("creating the installer factory")?);
+        let factory = Arc::new(
+            Factory::with_capacity(Arc::clone(&ca), o.installer_cache)
+                .context("creating the installer factory")?,
+        );
         let listener = std::net::TcpListener::bind(o.listen).with_context(|| {
             format!(
                 "could not listen on {}; pick another --listen address",

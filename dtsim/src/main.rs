@@ -55,6 +55,15 @@ struct Cli {
     /// dropped, the counters of /__dtsim/stats see them all.
     #[arg(long, value_name = "N", default_value_t = dtsim::DEFAULT_REQUEST_LOG)]
     request_log: usize,
+    /// Keep at most this many signed installers in memory; the least recently used is dropped
+    /// and rebuilt (byte for byte) when asked again.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = dtsim::installer::DEFAULT_INSTALLER_CACHE as u32,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    installer_cache: u32,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -152,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cluster: cli.cluster_rate_limit,
         },
         request_log: cli.request_log,
+        installer_cache: cli.installer_cache as usize,
     })?;
     if let Some(p) = &cli.write_ca {
         publish(p, &sim.ca_pem(), false)?;

@@ -270,7 +270,7 @@ impl<'c> Network<'c> {
             }
             None => return Err(failure(Kind::Internal, "no token passed the preflight")),
         };
-        let guard = MintedGuard::mint(client, &api_url, &management, &label)?;
+        let guard = MintedGuard::mint(client, &api_url, management, &label)?;
         self.out.step(format!(
             "minted installer download token {} (InstallerDownload only, expires in 15 min)",
             guard.id().unwrap_or("?")

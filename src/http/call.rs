@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use super::report::{redact, strip_url, Hints};
+use super::messages::{strip_url, Hints};
 use crate::error::{failure, Kind};
 use crate::secret::Secret;
 
@@ -86,10 +86,10 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// `text` with this call's token and anything token-shaped removed.
+    /// `text` with this call's token, anything token-shaped and URL passwords removed.
     pub fn redact(&self, text: &str) -> String {
-        let secrets: Vec<&Secret> = self.token.into_iter().collect();
-        redact(text, &secrets)
+        let secrets: Vec<&str> = self.token.map(Secret::expose).into_iter().collect();
+        crate::secret::redact(text, &secrets)
     }
 
     /// An API error (exit 4) about this call, redacted.
@@ -110,7 +110,7 @@ impl std::fmt::Debug for Call<'_> {
             .field("method", &self.method)
             .field("url", &strip_url(self.url))
             .field("doing", &self.doing)
-            .field("token", &self.token.map(|_| "<redacted>"))
+            .field("token", &self.token.map(|_| crate::secret::REDACTED))
             .field("json", &self.json.map(|_| "<body>"))
             .finish()
     }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use reqwest::blocking::Response;
 
-use super::{report, retry, strip_url, Attempt, Call, Client, ERROR_BODY_LIMIT};
+use super::{messages, retry, strip_url, Attempt, Call, Client, ERROR_BODY_LIMIT};
 use crate::error::{failure, Kind};
 
 impl Client {
@@ -27,7 +27,7 @@ impl Client {
         // An unreadable error body still leaves the status to report.
         let _ = resp.take(ERROR_BODY_LIMIT).read_to_end(&mut bytes);
         let body = String::from_utf8_lossy(&bytes);
-        let mut message = report::status_error(
+        let mut message = messages::status_error(
             call.doing,
             call.method.as_str(),
             call.url,
@@ -114,7 +114,7 @@ impl Client {
             (true, otherwise)
         };
         let message =
-            report::transport_error(call.doing, call.method.as_str(), call.url, &chain, hint);
+            messages::transport_error(call.doing, call.method.as_str(), call.url, &chain, hint);
         let message = call.redact(&message);
         if retry {
             Attempt::Retry {

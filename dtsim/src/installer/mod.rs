@@ -5,15 +5,17 @@
 
 mod body;
 mod ca;
+mod cache;
 mod script;
 mod sign;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
 pub use ca::Ca;
+pub use cache::DEFAULT_CAPACITY as DEFAULT_INSTALLER_CACHE;
 
 /// The versions every simulated environment serves, oldest first.
 pub const VERSIONS: [&str; 3] = [
@@ -129,21 +131,41 @@ impl Installer {
 /// each signing the same (possibly 256 MiB) installer.
 type Slot = Arc<Mutex<Option<Arc<Installer>>>>;
 
-/// Builds installers on demand and caches them by parameters.
+/// Builds installers on demand and keeps the most recently used ones.
 pub struct Factory {
     ca: Arc<Ca>,
     other_ca: OnceLock<Arc<Ca>>,
-    cache: Mutex<HashMap<InstallerParams, Slot>>,
+    cache: Mutex<cache::Lru<InstallerParams, Slot>>,
+    /// The signingTime of every installer this factory signs: with the deterministic ECDSA
+    /// signature (RFC 6979) it makes an evicted installer come back byte for byte, so its
+    /// ETag, and a download resumed across the eviction, stay valid.
+    signed_at: SystemTime,
 }
 
 impl Factory {
-    /// Cheap: no key generation or signing happens before the first `get`.
+    /// Cheap: no key generation or signing happens before the first `get`. Keeps
+    /// [`DEFAULT_INSTALLER_CACHE`] installers.
     pub fn new(ca: Arc<Ca>) -> anyhow::Result<Factory> {
+        Factory::with_capacity(ca, DEFAULT_INSTALLER_CACHE)
+    }
+
+    /// Keeps at most `capacity` installers (at least one); the least recently used goes first.
+    pub fn with_capacity(ca: Arc<Ca>, capacity: usize) -> anyhow::Result<Factory> {
+        // Whole seconds: what signingTime encodes, so nothing is lost in the encoding.
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Ok(Factory {
             ca,
             other_ca: OnceLock::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(cache::Lru::new(capacity)),
+            signed_at: UNIX_EPOCH + Duration::from_secs(secs),
         })
+    }
+
+    /// How many installers are kept now.
+    pub fn cached(&self) -> usize {
+        lock(&self.cache).len()
     }
 
     /// The CA whose signer signs the installers of `variant`.
@@ -162,17 +184,13 @@ impl Factory {
     /// takes a fraction of a second to a few seconds), then served from the cache. A failed
     /// build is not cached.
     pub fn get(&self, p: &InstallerParams) -> anyhow::Result<Arc<Installer>> {
-        let slot = Arc::clone(
-            lock(&self.cache)
-                .entry(p.clone())
-                .or_insert_with(|| Arc::new(Mutex::new(None))),
-        );
+        let slot = lock(&self.cache).get_or_insert_with(p, || Arc::new(Mutex::new(None)));
         let mut slot = lock(&slot);
         if let Some(hit) = slot.as_ref() {
             return Ok(Arc::clone(hit));
         }
         let ca = self.ca_for(&p.variant)?;
-        let built = Arc::new(build(p, &ca).with_context(|| {
+        let built = Arc::new(build(p, &ca, self.signed_at).with_context(|| {
             format!(
                 "building the {} installer {} ({}) of environment {}",
                 p.arch,
@@ -202,11 +220,11 @@ fn variant_name(v: &Variant) -> String {
     }
 }
 
-fn build(p: &InstallerParams, ca: &Ca) -> anyhow::Result<Installer> {
+fn build(p: &InstallerParams, ca: &Ca, signed_at: SystemTime) -> anyhow::Result<Installer> {
     let text = script::render(p)?;
     let layout = body::Layout::new(text, p.pad_to)?;
     let digest = layout.signed_digest();
-    let tail = sign::smime_tail(&digest, ca.signer())?;
+    let tail = sign::smime_tail(&digest, ca.signer(), signed_at)?;
     let flip = match p.variant {
         Variant::BadSignature => Some(layout.flip_offset()),
         _ => None,
@@ -252,6 +270,29 @@ mod tests {
         assert_ne!(bad.etag(), got[0].etag());
         assert_eq!(bad.to_vec().len() as u64, bad.len());
         assert!(got[0].etag().starts_with('"') && got[0].etag().ends_with('"'));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_an_evicted_installer_comes_back_identical() {
+        let f = Factory::with_capacity(Arc::new(Ca::generate("t").unwrap()), 2).unwrap();
+        let env = |name: &str| InstallerParams {
+            environment: name.into(),
+            tenant_uuid: name.into(),
+            ..params(Variant::Normal)
+        };
+        let first = f.get(&env("env-0")).unwrap();
+        let first_bytes = first.to_vec();
+        for i in 1..5 {
+            f.get(&env(&format!("env-{i}"))).unwrap();
+            assert!(f.cached() <= 2, "{} kept", f.cached());
+        }
+        // The signing clock moves on; the regenerated installer must not.
+        std::thread::sleep(Duration::from_millis(1100));
+        let again = f.get(&env("env-0")).unwrap();
+        assert!(!Arc::ptr_eq(&first, &again), "env-0 was never evicted");
+        assert_eq!(again.etag(), first.etag());
+        assert!(again.to_vec() == first_bytes, "the bytes changed");
+        assert_eq!(f.cached(), 2);
     }
 
     #[test]

@@ -2,11 +2,14 @@
 
 use anyhow::Context;
 use base64::Engine;
-use cms::builder::{create_signing_time_attribute, SignedDataBuilder, SignerInfoBuilder};
+use std::time::SystemTime;
+
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use der::asn1::{SetOfVec, UtcTime};
 use der::oid::ObjectIdentifier;
-use der::{Decode, Encode};
+use der::{DateTime, Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier};
 
 use super::ca::Signer;
@@ -16,6 +19,8 @@ const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1
 /// id-sha256 (RFC 5754).
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
+/// id-signingTime (RFC 5652 section 11.3).
+const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 /// ecdsa-with-SHA256 (RFC 5758), no parameters.
 const ID_ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
@@ -51,8 +56,13 @@ pub(crate) const BOUNDARY_LINE: &str = "----SIGNED-INSTALLER";
 
 /// Everything after the signed text: the empty line that ends the first MIME part, the
 /// boundary, the `smime.p7s` part, the closing boundary.
-pub(crate) fn smime_tail(digest: &[u8; 32], signer: &Signer) -> anyhow::Result<Vec<u8>> {
-    let der = signed_data(digest, signer).context("building the CMS signature of an installer")?;
+pub(crate) fn smime_tail(
+    digest: &[u8; 32],
+    signer: &Signer,
+    signed_at: SystemTime,
+) -> anyhow::Result<Vec<u8>> {
+    let der = signed_data(digest, signer, signed_at)
+        .context("building the CMS signature of an installer")?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::with_capacity(b64.len() + 400);
     out.push('\n');
@@ -74,8 +84,12 @@ pub(crate) fn smime_tail(digest: &[u8; 32], signer: &Signer) -> anyhow::Result<V
 }
 
 /// DER ContentInfo(SignedData): detached, SHA-256, signed attributes contentType,
-/// messageDigest and signingTime, the signer certificate included.
-fn signed_data(digest: &[u8; 32], signer: &Signer) -> anyhow::Result<Vec<u8>> {
+/// messageDigest and signingTime (`signed_at`), the signer certificate included.
+fn signed_data(
+    digest: &[u8; 32],
+    signer: &Signer,
+    signed_at: SystemTime,
+) -> anyhow::Result<Vec<u8>> {
     let cert = x509_cert::Certificate::from_der(&signer.cert_der)
         .context("parsing the signer certificate")?;
     let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -100,10 +114,7 @@ fn signed_data(digest: &[u8; 32], signer: &Signer) -> anyhow::Result<Vec<u8>> {
     )
     .map_err(|e| anyhow::anyhow!("preparing the signer info: {e}"))?;
     signer_info
-        .add_signed_attribute(
-            create_signing_time_attribute()
-                .map_err(|e| anyhow::anyhow!("creating the signingTime attribute: {e}"))?,
-        )
+        .add_signed_attribute(signing_time(signed_at)?)
         .map_err(|e| anyhow::anyhow!("adding the signingTime attribute: {e}"))?;
     let mut builder = SignedDataBuilder::new(&econtent);
     builder
@@ -119,4 +130,23 @@ fn signed_data(digest: &[u8; 32], signer: &Signer) -> anyhow::Result<Vec<u8>> {
     content_info
         .to_der()
         .map_err(|e| anyhow::anyhow!("encoding the SignedData as DER: {e}"))
+}
+
+/// The signingTime attribute for `at`, as UTCTime (RFC 5652 requires it for 1950-2049). The
+/// cms builder's own helper takes the current time only.
+fn signing_time(at: SystemTime) -> anyhow::Result<x509_cert::attr::Attribute> {
+    let time = DateTime::from_system_time(at)
+        .and_then(UtcTime::from_date_time)
+        .and_then(|t| t.to_der())
+        .map_err(|e| anyhow::anyhow!("encoding the signingTime {at:?}: {e}"))?;
+    let value = x509_cert::attr::AttributeValue::from_der(&time)
+        .map_err(|e| anyhow::anyhow!("reading back the signingTime: {e}"))?;
+    let mut values = SetOfVec::new();
+    values
+        .insert(value)
+        .map_err(|e| anyhow::anyhow!("building the signingTime attribute: {e}"))?;
+    Ok(x509_cert::attr::Attribute {
+        oid: ID_SIGNING_TIME,
+        values,
+    })
 }
