@@ -2,7 +2,11 @@
 # CI check of the packages (issue 12): builds them with scripts/dist.sh (which checks the glibc
 # symbol versions with objdump -T), installs the .deb with dpkg -i, checks its files and the
 # 0700 state dir, runs --version and two real `apply` runs against dtsim (HTTPS) from the
-# installed /usr/bin binary (exit 2 changed, then 0 converged), and lists the .rpm with rpm -qlp.
+# installed /usr/bin binary (exit 2 changed, then 0 converged), then has the Puppet module and
+# the Ansible role install that .deb from the file (package_source / oneagent_bootstrap_package_src)
+# and converge against dtsim (the ignored tests of tests/integrations.rs: they need root and the
+# .deb; puppet and ansible-playbook must be on PATH, as .ci/run puts them), and lists the .rpm
+# with rpm -qlp.
 # Needs root (dpkg -i). Removes the package again, and the state dir if it created it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +85,14 @@ if grep -qF "$(cat "$work/cluster-token")" "$work/out.json" "$work/err" "$state/
   die "the cluster token appears in the output or status.json"
 fi
 
+# ---- the Puppet module and the Ansible role install it from the file ----
+# Each test purges the package first, installs it with the tool (changed), converges, and checks
+# that a second run changes nothing.
+PACKAGE_DEB=$deb cargo test -q --locked --test integrations -- --ignored installs_our_deb \
+  >"$work/integrations.log" 2>&1 || die "installing the .deb with Puppet/Ansible: $(tail -n 40 "$work/integrations.log")"
+grep -q "^test result: ok. 2 passed" "$work/integrations.log" \
+  || die "the two package tests did not both run: $(tail -n 20 "$work/integrations.log")"
+
 # ---- the .rpm ----
 if ! command -v rpm >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
@@ -104,5 +116,6 @@ for f in /usr/bin/oneagent-bootstrap /usr/share/man/man1/oneagent-bootstrap.1 \
     grep -qx "$(basename "$f")" <<<"$rpm_files" || die "the .rpm does not hold $(basename "$f")"
   fi
 done
-say "ok: dist artifacts, .deb installed and converged a host against dtsim, .rpm lists its files" \
+say "ok: dist artifacts, .deb installed and converged a host against dtsim (by hand, with Puppet" \
+  "and with Ansible), .rpm lists its files" \
   "($(($(date +%s) - started)) s)"
