@@ -7,7 +7,7 @@
 # cargo-generate-rpm (crates.io) when absent. aarch64 is built when its Rust std can be had.
 # Usage: scripts/dist.sh [--x86_64-only]
 # DEB_MAINTAINER (or PKG_MAINTAINER), "Name <email>": the .deb's Maintainer and the .rpm's
-# Packager, instead of the placeholder in Cargo.toml.
+# Vendor (cargo-generate-rpm sets no Packager), instead of the placeholder in Cargo.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -65,7 +65,7 @@ if [ -n "$maintainer" ]; then
   [[ "$maintainer" =~ $shape && "$maintainer" != *$'\n'* ]] \
     || die "DEB_MAINTAINER/PKG_MAINTAINER must look like 'Name <email>' (one line, no quote or backslash): $maintainer"
   maintainer_args=(--maintainer "$maintainer")
-  rpm_args=(--set-metadata "packager = \"$maintainer\"")
+  rpm_args=(--set-metadata "vendor = \"$maintainer\"")
   say "maintainer: $maintainer"
 fi
 

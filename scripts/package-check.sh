@@ -17,7 +17,9 @@ started=$(date +%s)
 say() { printf 'package-check: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
 
-scripts/dist.sh "$@"
+# A maintainer of our own unless one is given, to check that dist.sh puts it in both packages.
+maintainer=${DEB_MAINTAINER:-${PKG_MAINTAINER:-oneagent-bootstrap CI <ci@oneagent-bootstrap.invalid>}}
+DEB_MAINTAINER=$maintainer scripts/dist.sh "$@"
 dist=$root/target/dist
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 deb=$(ls "$dist"/oneagent-bootstrap_"$version"*_amd64.deb)
@@ -36,6 +38,8 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- the .deb ----
+got=$(dpkg-deb -f "$deb" Maintainer)
+[ "$got" = "$maintainer" ] || die "the .deb's Maintainer is '$got', not '$maintainer'"
 dpkg -i "$deb" >/dev/null
 listing=$(dpkg -L oneagent-bootstrap)
 for f in /usr/bin/oneagent-bootstrap \
@@ -101,6 +105,8 @@ if ! command -v rpm >/dev/null 2>&1; then
 fi
 if command -v rpm >/dev/null 2>&1; then
   rpm_files=$(rpm -qlp "$rpmfile" 2>/dev/null)
+  got=$(rpm -qp --qf '%{VENDOR}' "$rpmfile" 2>/dev/null)
+  [ "$got" = "$maintainer" ] || die "the .rpm's Vendor is '$got', not '$maintainer'"
 else
   # An rpm header stores base names uncompressed.
   rpm_files=$(strings "$rpmfile" | grep -x -e 'oneagent-bootstrap.*' -e '_oneagent-bootstrap' -e LICENSE)
