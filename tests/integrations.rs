@@ -890,15 +890,23 @@ fn package_installed() -> bool {
     out.code == 0 && out.text == "install ok installed"
 }
 
+/// The state dir the package's postinst creates; a purge leaves it.
+const PACKAGE_STATE: &str = "/var/lib/oneagent-bootstrap";
+
 /// Purges the package now and again when dropped, so each test starts from a host without it
-/// and leaves none behind (even when it fails).
-struct Purged;
+/// and leaves none behind (even when it fails); also removes the state dir if the install made
+/// it, since the module's fact and `check` would read a status.json there.
+struct Purged {
+    state_existed: bool,
+}
 
 impl Purged {
     fn new() -> Purged {
         Self::purge();
         assert!(!package_installed(), "{PACKAGE} is still installed");
-        Purged
+        Purged {
+            state_existed: Path::new(PACKAGE_STATE).exists(),
+        }
     }
 
     fn purge() {
@@ -910,6 +918,9 @@ impl Purged {
 impl Drop for Purged {
     fn drop(&mut self) {
         let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
+        if !self.state_existed {
+            let _ = std::fs::remove_dir_all(PACKAGE_STATE);
+        }
     }
 }
 
