@@ -6,6 +6,8 @@
 # Needs a Rust toolchain; installs cargo-zigbuild and zig (PyPI), cargo-deb and
 # cargo-generate-rpm (crates.io) when absent. aarch64 is built when its Rust std can be had.
 # Usage: scripts/dist.sh [--x86_64-only]
+# DEB_MAINTAINER (or PKG_MAINTAINER), "Name <email>": the .deb's Maintainer and the .rpm's
+# Vendor (cargo-generate-rpm sets no Packager), instead of the placeholder in Cargo.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -54,6 +56,19 @@ glibc_needed() {
     | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n1
 }
 
+maintainer=${DEB_MAINTAINER:-${PKG_MAINTAINER:-}}
+maintainer_args=()
+rpm_args=()
+if [ -n "$maintainer" ]; then
+  # It goes into a control file line and a TOML string: one line, no quote or backslash.
+  shape='^[^"<>\\]+ <[^"<>\\ ]+@[^"<>\\ ]+>$'
+  [[ "$maintainer" =~ $shape && "$maintainer" != *$'\n'* ]] \
+    || die "DEB_MAINTAINER/PKG_MAINTAINER must look like 'Name <email>' (one line, no quote or backslash): $maintainer"
+  maintainer_args=(--maintainer "$maintainer")
+  rpm_args=(--set-metadata "vendor = \"$maintainer\"")
+  say "maintainer: $maintainer"
+fi
+
 rm -rf "$dist"
 mkdir -p "$dist"
 for arch in "${arches[@]}"; do
@@ -86,9 +101,9 @@ grep -q "no simulator" <<<"$out" || die "$portable still has the demo (simulator
 for arch in "${arches[@]}"; do
   triple=$arch-unknown-linux-gnu
   # --no-strip: the packaged binary is byte for byte the portable one (the .sha256 holds).
-  cargo deb -q --no-build --no-strip --target "$triple" --output "$dist/" >/dev/null
+  cargo deb -q --no-build --no-strip --target "$triple" "${maintainer_args[@]}" --output "$dist/" >/dev/null
   # gzip: the rpm of RHEL/CentOS 7 cannot read the default zstd payload.
-  cargo generate-rpm --payload-compress gzip --target "$triple" --output "$dist/"
+  cargo generate-rpm --payload-compress gzip --target "$triple" "${rpm_args[@]}" --output "$dist/"
 done
 say "done:"
 ls -l "$dist" >&2

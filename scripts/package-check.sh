@@ -2,7 +2,11 @@
 # CI check of the packages (issue 12): builds them with scripts/dist.sh (which checks the glibc
 # symbol versions with objdump -T), installs the .deb with dpkg -i, checks its files and the
 # 0700 state dir, runs --version and two real `apply` runs against dtsim (HTTPS) from the
-# installed /usr/bin binary (exit 2 changed, then 0 converged), and lists the .rpm with rpm -qlp.
+# installed /usr/bin binary (exit 2 changed, then 0 converged), then has the Puppet module and
+# the Ansible role install that .deb from the file (package_source / oneagent_bootstrap_package_src)
+# and converge against dtsim (the ignored tests of tests/integrations.rs: they need root and the
+# .deb; puppet and ansible-playbook must be on PATH, as .ci/run puts them), and lists the .rpm
+# with rpm -qlp.
 # Needs root (dpkg -i). Removes the package again, and the state dir if it created it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +17,9 @@ started=$(date +%s)
 say() { printf 'package-check: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
 
-scripts/dist.sh "$@"
+# A maintainer of our own unless one is given, to check that dist.sh puts it in both packages.
+maintainer=${DEB_MAINTAINER:-${PKG_MAINTAINER:-oneagent-bootstrap CI <ci@oneagent-bootstrap.invalid>}}
+DEB_MAINTAINER=$maintainer scripts/dist.sh "$@"
 dist=$root/target/dist
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 deb=$(ls "$dist"/oneagent-bootstrap_"$version"*_amd64.deb)
@@ -32,6 +38,8 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- the .deb ----
+got=$(dpkg-deb -f "$deb" Maintainer)
+[ "$got" = "$maintainer" ] || die "the .deb's Maintainer is '$got', not '$maintainer'"
 dpkg -i "$deb" >/dev/null
 listing=$(dpkg -L oneagent-bootstrap)
 for f in /usr/bin/oneagent-bootstrap \
@@ -81,6 +89,14 @@ if grep -qF "$(cat "$work/cluster-token")" "$work/out.json" "$work/err" "$state/
   die "the cluster token appears in the output or status.json"
 fi
 
+# ---- the Puppet module and the Ansible role install it from the file ----
+# Each test purges the package first, installs it with the tool (changed), converges, and checks
+# that a second run changes nothing.
+PACKAGE_DEB=$deb cargo test -q --locked --test integrations -- --ignored installs_our_deb \
+  >"$work/integrations.log" 2>&1 || die "installing the .deb with Puppet/Ansible: $(tail -n 40 "$work/integrations.log")"
+grep -q "^test result: ok. 2 passed" "$work/integrations.log" \
+  || die "the two package tests did not both run: $(tail -n 20 "$work/integrations.log")"
+
 # ---- the .rpm ----
 if ! command -v rpm >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
@@ -89,6 +105,8 @@ if ! command -v rpm >/dev/null 2>&1; then
 fi
 if command -v rpm >/dev/null 2>&1; then
   rpm_files=$(rpm -qlp "$rpmfile" 2>/dev/null)
+  got=$(rpm -qp --qf '%{VENDOR}' "$rpmfile" 2>/dev/null)
+  [ "$got" = "$maintainer" ] || die "the .rpm's Vendor is '$got', not '$maintainer'"
 else
   # An rpm header stores base names uncompressed.
   rpm_files=$(strings "$rpmfile" | grep -x -e 'oneagent-bootstrap.*' -e '_oneagent-bootstrap' -e LICENSE)
@@ -104,5 +122,6 @@ for f in /usr/bin/oneagent-bootstrap /usr/share/man/man1/oneagent-bootstrap.1 \
     grep -qx "$(basename "$f")" <<<"$rpm_files" || die "the .rpm does not hold $(basename "$f")"
   fi
 done
-say "ok: dist artifacts, .deb installed and converged a host against dtsim, .rpm lists its files" \
+say "ok: dist artifacts, .deb installed and converged a host against dtsim (by hand, with Puppet" \
+  "and with Ansible), .rpm lists its files" \
   "($(($(date +%s) - started)) s)"

@@ -848,3 +848,231 @@ fn ansible_controller_provisioning_keeps_the_cluster_token_off_the_host() {
         &[&d.join("ansible-home"), &w.state, &config],
     );
 }
+
+// ---- Installing our own package with the module and the role (issue 12) ----
+//
+// These need root and a built .deb, and change the host's dpkg database: scripts/package-check.sh
+// runs them (`--ignored`) with PACKAGE_DEB set to the .deb it built, so the default `cargo test`
+// leaves the host's packages alone.
+
+/// The package name in our .deb and .rpm (Cargo.toml [package.metadata.deb]).
+const PACKAGE: &str = "oneagent-bootstrap";
+
+/// dpkg's database is the host's: one package test at a time.
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The .deb under test (PACKAGE_DEB); None, said on stderr, when SKIP_PACKAGE_TESTS=1.
+fn package_deb() -> Option<PathBuf> {
+    match std::env::var_os("PACKAGE_DEB") {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var("SKIP_PACKAGE_TESTS").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED: PACKAGE_DEB is not set and SKIP_PACKAGE_TESTS=1");
+            None
+        }
+        None => panic!(
+            "PACKAGE_DEB is not set: scripts/package-check.sh builds the .deb and runs this test \
+             as root, or set SKIP_PACKAGE_TESTS=1 to skip"
+        ),
+    }
+}
+
+/// The .deb, a world, and this test's turn at dpkg on a host without the package (purged again
+/// when the turn is dropped).
+type Turn = (Purged, std::sync::MutexGuard<'static, ()>);
+fn package_turn() -> Option<(PathBuf, World, Turn)> {
+    let deb = package_deb()?;
+    let turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    Some((deb, World::new(), (Purged::new(), turn)))
+}
+
+fn package_installed() -> bool {
+    let out = run(Command::new("dpkg-query").args(["-W", "-f", "${Status}", PACKAGE]));
+    out.code == 0 && out.text == "install ok installed"
+}
+
+/// The state dir the package's postinst creates; a purge leaves it.
+const PACKAGE_STATE: &str = "/var/lib/oneagent-bootstrap";
+
+/// Purges the package now and again when dropped, so each test starts from a host without it
+/// and leaves none behind (even when it fails); also removes the state dir if the install made
+/// it, since the module's fact and `check` would read a status.json there.
+struct Purged {
+    state_existed: bool,
+}
+
+impl Purged {
+    fn new() -> Purged {
+        Self::purge();
+        assert!(!package_installed(), "{PACKAGE} is still installed");
+        Purged {
+            state_existed: Path::new(PACKAGE_STATE).exists(),
+        }
+    }
+
+    fn purge() {
+        let out = run(Command::new("dpkg").args(["--purge", PACKAGE]));
+        assert_eq!(out.code, 0, "dpkg --purge {PACKAGE}:\n{}", out.text);
+    }
+}
+
+impl Drop for Purged {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", PACKAGE]).output();
+        if !self.state_existed {
+            let _ = std::fs::remove_dir_all(PACKAGE_STATE);
+        }
+    }
+}
+
+/// The host after a first run from the package: installed by the tool, the binary where the
+/// package puts it (the module's/role's default binary path then), OneAgent in the tenant.
+#[track_caller]
+fn assert_converged_from_package(w: &World, tool: &str, text: &str) {
+    assert!(package_installed(), "{tool} installed {PACKAGE}:\n{text}");
+    assert!(
+        Path::new("/usr/bin/oneagent-bootstrap").is_file(),
+        "the package's binary is in /usr/bin"
+    );
+    assert!(w.installed(), "OneAgent installed:\n{text}");
+    assert_eq!(w.status_json()["tenant"], "abc-p1");
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+}
+
+#[test]
+#[ignore = "needs root and a .deb: scripts/package-check.sh runs it with PACKAGE_DEB"]
+fn puppet_module_installs_our_deb_from_package_source_and_converges() {
+    let Some((deb, w, _turn)) = package_turn() else {
+        return;
+    };
+    let Some(mut puppet) = Puppet::new(&w) else {
+        return;
+    };
+    // The usual manifest, with the package instead of binary_source/binary_path.
+    let manifest: String = puppet_manifest(&w, &w.cluster_token_file, "abc-p1-web01", "present")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("binary_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let manifest = manifest.replacen(
+        "class { 'oneagent_bootstrap':\n",
+        &format!(
+            "class {{ 'oneagent_bootstrap':\n  package_name => '{PACKAGE}',\n  package_source => '{}',\n",
+            deb.display()
+        ),
+        1,
+    );
+    assert!(manifest.contains("package_source") && !manifest.contains("binary_"));
+
+    let first = puppet.apply("package first run", &manifest);
+    assert_eq!(first.code, 2, "first run changes the host:\n{}", first.text);
+    assert_converged_from_package(&w, "puppet", &first.text);
+
+    w.sim.clear_requests();
+    let second = puppet.apply("package second run", &manifest);
+    assert_eq!(second.code, 0, "converged: no change:\n{}", second.text);
+    assert_eq!(w.requests(), Vec::<String>::new(), "converged: no request");
+    assert_no_secret(
+        &w,
+        "puppet apply",
+        &puppet.outputs,
+        &[&puppet.vardir, &w.state],
+    );
+}
+
+#[test]
+#[ignore = "needs root and a .deb: scripts/package-check.sh runs it with PACKAGE_DEB"]
+fn ansible_role_installs_our_deb_from_package_src_and_converges() {
+    let Some((deb, w, _turn)) = package_turn() else {
+        return;
+    };
+    let Some(mut ansible) = Ansible::new(&w) else {
+        return;
+    };
+    let vars = || {
+        serde_json::json!({
+            "oneagent_bootstrap_cluster_url": w.sim.url(),
+            "oneagent_bootstrap_cluster_token": w.sim.cluster_token(),
+            "oneagent_bootstrap_tenant_template": TEMPLATE,
+            "oneagent_bootstrap_hostname_pattern": PATTERN,
+            "oneagent_bootstrap_extra_facts": {"hostname": "abc-p1-web01"},
+            "oneagent_bootstrap_install_path": w.install,
+            "oneagent_bootstrap_state_dir": w.state,
+            "oneagent_bootstrap_config_dir": w.dir.path().join("ansible-config"),
+            "oneagent_bootstrap_installer_ca_file": w.ca,
+            "oneagent_bootstrap_package_name": PACKAGE,
+            "oneagent_bootstrap_package_src": deb,
+        })
+    };
+
+    let first = ansible.run("package first run", vars(), &[]);
+    assert_eq!(first.code, 0, "{}", first.text);
+    assert!(
+        recap_changed(&first.text) >= Some(1) && first.text.contains("result tenant=abc-p1 exit=2"),
+        "first run changed:\n{}",
+        first.text
+    );
+    assert_converged_from_package(&w, "ansible-playbook", &first.text);
+
+    w.sim.clear_requests();
+    let second = ansible.run("package second run", vars(), &[]);
+    assert_eq!(second.code, 0, "{}", second.text);
+    assert_eq!(
+        recap_changed(&second.text),
+        Some(0),
+        "converged:\n{}",
+        second.text
+    );
+    assert_eq!(w.requests(), Vec::<String>::new(), "converged: no request");
+    let home = w.dir.path().join("ansible-home");
+    assert_no_secret(&w, "ansible-playbook", &ansible.outputs, &[&home, &w.state]);
+}
+
+/// A package file without the package's name, or a package and a binary source at once, is
+/// refused before anything is installed.
+#[test]
+fn module_and_role_refuse_a_package_source_without_its_name() {
+    let w = World::new();
+    let url = w.sim.url();
+    if let Some(mut puppet) = Puppet::new(&w) {
+        let source_only = format!(
+            "class {{ 'oneagent_bootstrap': cluster_url => '{url}', package_source => '/tmp/x.deb' }}\n"
+        );
+        let out = puppet.apply("source without name", &source_only);
+        assert_eq!(out.code, 1, "{}", out.text);
+        assert!(
+            out.text.contains("package_source needs package_name"),
+            "{}",
+            out.text
+        );
+        let both = format!(
+            "class {{ 'oneagent_bootstrap': cluster_url => '{url}', package_name => '{PACKAGE}', \
+             binary_source => '{BIN}' }}\n"
+        );
+        let out = puppet.apply("name and binary source", &both);
+        assert_eq!(out.code, 1, "{}", out.text);
+        assert!(
+            out.text
+                .contains("set binary_source or package_name, not both"),
+            "{}",
+            out.text
+        );
+    }
+    if let Some(mut ansible) = Ansible::new(&w) {
+        let refused = |vars: serde_json::Value, what: &str, ansible: &mut Ansible| {
+            let out = ansible.run(what, vars, &[]);
+            assert_ne!(out.code, 0, "{}", out.text);
+            assert!(
+                out.text.contains("needs oneagent_bootstrap_package_name")
+                    && recap_changed(&out.text) == Some(0),
+                "refused before any change:\n{}",
+                out.text
+            );
+        };
+        let src = serde_json::json!({"oneagent_bootstrap_cluster_url": url,
+            "oneagent_bootstrap_package_src": "/tmp/x.deb"});
+        refused(src, "source without name", &mut ansible);
+        let both = serde_json::json!({"oneagent_bootstrap_cluster_url": url,
+            "oneagent_bootstrap_package_name": PACKAGE, "oneagent_bootstrap_binary_src": BIN});
+        refused(both, "name and binary source", &mut ansible);
+    }
+}

@@ -31,8 +31,13 @@
 # @param installer_ca_file Root certificate the installer signature must chain to (replaces the pin).
 # @param proxy Proxy OneAgent uses; passed in the environment, never on the command line.
 # @param binary_source A `file` source for the binary: `puppet:///...`, `https://...` or a path.
-# @param package_name Install this package (which provides the binary) instead.
-# @param binary_path Where the binary is (installed from `binary_source` when given).
+# @param package_name Install this package (which provides the binary) instead, from the
+#   host's repositories or from `package_source`.
+# @param package_source A local .deb (Debian family, `dpkg` provider) or .rpm (RedHat family,
+#   `rpm` provider) file of the package `package_name`, for hosts without a repository.
+# @param binary_path Where the binary is (installed from `binary_source` when given); the
+#   default is `/usr/bin/oneagent-bootstrap` with `package_name` (where our packages put it),
+#   otherwise `/usr/local/bin/oneagent-bootstrap`.
 # @param extra_args More arguments for both `check` and `apply`.
 # @param deployment_metadata Merged over `orchestration_tech=Puppet`, `tech_version=<puppet version>`.
 # @param provisioning `node`: the node holds the cluster token (or `api_token`) and does all.
@@ -73,7 +78,8 @@ class oneagent_bootstrap (
   Optional[Variant[String[1], Sensitive[String[1]]]] $proxy = undef,
   Optional[String[1]] $binary_source = undef,
   Optional[String[1]] $package_name = undef,
-  Oneagent_bootstrap::Absolutepath $binary_path = '/usr/local/bin/oneagent-bootstrap',
+  Optional[String[1]] $package_source = undef,
+  Optional[Oneagent_bootstrap::Absolutepath] $binary_path = undef,
   Array[String[1]] $extra_args = [],
   Hash[Oneagent_bootstrap::Item, Variant[Oneagent_bootstrap::Item, Enum['']]] $deployment_metadata = {},
   Enum['node', 'server'] $provisioning = 'node',
@@ -87,6 +93,16 @@ class oneagent_bootstrap (
   if $binary_source and $package_name {
     fail('oneagent_bootstrap: set binary_source or package_name, not both')
   }
+  if $package_source and !$package_name {
+    fail(@(MSG/L))
+      oneagent_bootstrap: package_source needs package_name, the name of the package in that \
+      file (oneagent-bootstrap for ours), which is how Puppet tells whether it is installed
+      | MSG
+  }
+  # Our .deb and .rpm install the binary in /usr/bin.
+  $binary = $binary_path.lest || {
+    $package_name ? { undef => '/usr/local/bin/oneagent-bootstrap', default => '/usr/bin/oneagent-bootstrap' }
+  }
   $server = $provisioning == 'server'
   if $server and ($cluster_token or $api_token or !$server_cluster_token_file) {
     fail(@(MSG/L))
@@ -95,13 +111,31 @@ class oneagent_bootstrap (
       | MSG
   }
 
-  if $package_name {
+  if $package_name and $package_source {
+    # A file is installed by the low-level tool of the family: the repository providers
+    # (apt, yum/dnf) take a package name, not a file.
+    $provider = $facts.dig('os', 'family') ? {
+      'Debian' => 'dpkg',
+      'RedHat' => 'rpm',
+      default  => fail(@("MSG"/L))
+        oneagent_bootstrap: package_source installs a .deb (Debian family) or .rpm (RedHat \
+        family), not on OS family '${facts.dig('os', 'family')}'; use package_name with a \
+        repository or binary_source
+        | MSG
+    }
+    package { $package_name:
+      ensure   => installed,
+      source   => $package_source,
+      provider => $provider,
+      before   => Exec['oneagent-bootstrap apply'],
+    }
+  } elsif $package_name {
     package { $package_name:
       ensure => installed,
       before => Exec['oneagent-bootstrap apply'],
     }
   } elsif $binary_source {
-    file { $binary_path:
+    file { $binary:
       ensure => file,
       source => $binary_source,
       owner  => 'root',
@@ -255,8 +289,8 @@ class oneagent_bootstrap (
   }
   $files = File["${config_dir}/cluster-token", "${config_dir}/api-token", $facts_file]
   exec { 'oneagent-bootstrap apply':
-    command     => [$binary_path, 'apply', '--quiet'] + $run_args,
-    unless      => [[$binary_path, 'check', '--quiet'] + $run_args],
+    command     => [$binary, 'apply', '--quiet'] + $run_args,
+    unless      => [[$binary, 'check', '--quiet'] + $run_args],
     environment => $environment,
     returns     => [0, 2],
     logoutput   => true,
