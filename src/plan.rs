@@ -867,4 +867,32 @@ mod tests {
         p.actions.push(Action::Uninstall);
         assert!(!p.is_converged());
     }
+
+    /// oneagentctl reports the endpoint list in braces, spaced and in its own order: only a
+    /// different set of endpoints is drift.
+    #[test]
+    fn server_lists_compare_as_sets() {
+        let want = "https://a/communication;https://b";
+        let s = Settings {
+            server: Some(want.into()),
+            ..Default::default()
+        };
+        let mut o = installed(V2);
+        for (have, drift) in [
+            (None, true),
+            (Some("{https://a/communication}"), true),
+            (Some("{https://b;https://c;https://a/communication}"), true),
+            (Some("{ https://b ; https://a/communication ;}"), false),
+            (Some(want), false),
+        ] {
+            o.server = have.map(String::from);
+            let args = settings_diff(&s, &o);
+            let expected = if drift {
+                vec![format!("--set-server={want}")]
+            } else {
+                vec![]
+            };
+            assert_eq!(args, expected, "{have:?}");
+        }
+    }
 }
