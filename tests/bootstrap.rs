@@ -757,3 +757,23 @@ fn a_failed_repoint_revokes_the_token_it_minted() {
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
     w.assert_no_secrets(&[&r], &[]);
 }
+
+/// A revoke that fails is a warning naming the token, never reported as revoked.
+#[test]
+fn a_failed_revoke_is_a_warning_not_a_revoked_line() {
+    let w = World::new();
+    w.fault(
+        "DELETE",
+        "/e/*/api/v2/apiTokens/*",
+        Fault::Status { status: 403 },
+    );
+    let r = w.cmd("apply").run();
+    r.code(2)
+        .stderr_has("could not revoke installer download token");
+    assert!(
+        !r.stderr.contains("revoked installer download token"),
+        "{}",
+        r.dump()
+    );
+    w.assert_no_secrets(&[&r], &[]);
+}
