@@ -730,4 +730,144 @@ mod tests {
             "{text}"
         );
     }
+
+    /// An executable under `dir` (0755), as OneAgent's tools are installed.
+    fn tool(dir: &Path, rel: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// The one-line error quotes the failed program's last two lines of output, never our own
+    /// header lines or blank ones.
+    #[test]
+    fn a_failed_script_quotes_its_last_output_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = script(
+            dir.path(),
+            "echo first; echo second; echo; echo third >&2; echo '   '; exit 1\n",
+        );
+        let err = run_script(
+            "installer",
+            Script::Checked(&bad),
+            &[],
+            Duration::from_secs(10),
+            &mut InstallLog::new(dir.path().join("log")),
+            &[],
+        )
+        .unwrap_err();
+        let msg = crate::error::one_line(&err);
+        assert!(msg.contains("(exit status: 1): second | third;"), "{msg}");
+        assert!(
+            !msg.contains("first") && !msg.contains("# oneagent-bootstrap"),
+            "{msg}"
+        );
+    }
+
+    /// A descriptor that cannot be handed to the child fails the step before it starts.
+    #[test]
+    fn a_descriptor_that_cannot_be_inherited_fails_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let s = script(dir.path(), &format!("touch {}\n", marker.display()));
+        let err = run_script(
+            "installer",
+            Script::Checked(&s),
+            &[],
+            Duration::from_secs(10),
+            &mut InstallLog::new(dir.path().join("log")),
+            &[987_654],
+        )
+        .unwrap_err();
+        assert!(crate::error::one_line(&err).contains("could not start the installer"));
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn oneagentctl_returns_its_output_or_fails_as_the_installer() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctl = tool(
+            dir.path(),
+            "agent/tools/oneagentctl",
+            "#!/bin/sh\n[ \"$1\" = --get-host-group ] || { echo 'token SECRET refused' >&2; exit 2; }\n\
+             echo web\n",
+        );
+        assert_eq!(oneagentctl_path(dir.path()), ctl);
+        let get = |a: &str| oneagentctl(dir.path(), &[a.to_string()], &["SECRET"]);
+        assert_eq!(get("--get-host-group").unwrap(), "web\n");
+        let err = get("--set-host-group=x").unwrap_err();
+        assert_eq!(crate::error::kind_of(&err), Kind::Installer);
+        let msg = crate::error::one_line(&err);
+        assert!(msg.contains("token <redacted> refused"), "{msg}");
+        assert!(!msg.contains("SECRET"), "{msg}");
+        let log = InstallLog::new(dir.path().join("last-install.log"));
+        assert_eq!(log.path(), dir.path().join("last-install.log"));
+    }
+
+    #[test]
+    fn uninstall_runs_uninstall_sh_into_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("uninstalled");
+        let sh = tool(
+            dir.path(),
+            "agent/uninstall.sh",
+            &format!("#!/bin/sh\necho removing\ntouch {}\n", marker.display()),
+        );
+        assert_eq!(uninstall_path(dir.path()), sh);
+        let log_path = dir.path().join("last-install.log");
+        let mut log = InstallLog::new(log_path.clone());
+        let env = StepEnv {
+            install_path: dir.path(),
+            timeout: Duration::from_secs(10),
+            log: &mut log,
+            lock_fd: None,
+        };
+        run_uninstall(env).unwrap();
+        assert!(marker.exists());
+        assert!(std::fs::read_to_string(&log_path)
+            .unwrap()
+            .contains("removing"));
+    }
+
+    /// A child asked to stop gets SIGTERM and its grace period (its TERM handler runs), and
+    /// one that ignores SIGTERM is killed once the grace is over; one that exits at once is
+    /// not waited for. Run in a thread so a stop that never ends fails instead of hanging.
+    #[test]
+    fn stopping_a_child_gives_it_grace_then_kills_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let stop = |body: String| {
+            let _ = std::fs::remove_file(&ready);
+            let mut cmd = Command::new("/bin/sh");
+            cmd.args([
+                "-c",
+                &format!("{body}; touch {}; sleep 30 & wait", ready.display()),
+            ]);
+            prepare(&mut cmd);
+            let mut child = cmd.spawn().unwrap();
+            // The signal must find sh's traps in place.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !ready.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                stop_group(&mut child).unwrap();
+                let _ = tx.send(started.elapsed());
+            });
+            rx.recv_timeout(STOP_GRACE * 5)
+                .expect("stop_group did not return")
+        };
+        let marker = dir.path().join("termed");
+        stop(format!("trap 'touch {}; exit 0' TERM", marker.display()));
+        assert!(marker.exists(), "the TERM handler did not get to run");
+        let ignoring = stop("trap '' TERM".into());
+        assert!(ignoring >= STOP_GRACE, "{ignoring:?}");
+        let prompt = stop("true".into());
+        assert!(prompt < STOP_GRACE / 2, "{prompt:?}");
+    }
 }

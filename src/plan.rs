@@ -781,4 +781,118 @@ mod tests {
             }]
         );
     }
+
+    /// What the result line, `--json` and status.json say for each action: the words a user
+    /// (or a log search) relies on, with a proxy password masked.
+    #[test]
+    fn actions_describe_themselves() {
+        let args = vec![
+            "--set-host-group=web".to_string(),
+            "--set-host-tag=a".into(),
+        ];
+        for (action, want) in [
+            (
+                Action::Install {
+                    version: VersionSpec::Latest,
+                    args: vec![],
+                },
+                "install OneAgent latest",
+            ),
+            (
+                Action::Install {
+                    version: VersionSpec::Exact(V2.into()),
+                    args: args.clone(),
+                },
+                "install OneAgent 1.301.55.20260114-153010 with --set-host-group=web \
+                 --set-host-tag=a",
+            ),
+            (
+                Action::Upgrade {
+                    from: V1.into(),
+                    to: VersionSpec::Exact(V2.into()),
+                },
+                "upgrade OneAgent 1.299.40.20250908-101500 -> 1.301.55.20260114-153010",
+            ),
+            (
+                Action::Upgrade {
+                    from: V3.into(),
+                    to: VersionSpec::Exact(V2.into()),
+                },
+                "downgrade OneAgent 1.303.12.20260310-090000 -> 1.301.55.20260114-153010",
+            ),
+            (
+                Action::Upgrade {
+                    from: V2.into(),
+                    to: VersionSpec::Exact(V2.into()),
+                },
+                "upgrade OneAgent 1.301.55.20260114-153010 -> 1.301.55.20260114-153010",
+            ),
+            (
+                Action::Repoint {
+                    tenant: "abc-p1".into(),
+                    args: vec![],
+                },
+                "re-point OneAgent to tenant abc-p1",
+            ),
+            (
+                Action::Repoint {
+                    tenant: "abc-p1".into(),
+                    args: args.clone(),
+                },
+                "re-point OneAgent to tenant abc-p1 and set --set-host-group=web --set-host-tag=a",
+            ),
+            (
+                Action::Reconfigure { args },
+                "reconfigure OneAgent: --set-host-group=web --set-host-tag=a",
+            ),
+            (Action::Uninstall, "uninstall OneAgent"),
+            (
+                Action::Reconfigure {
+                    args: vec!["--set-proxy=http://u:hunter2@proxy:3128".into()],
+                },
+                "reconfigure OneAgent: --set-proxy=http://u:***@proxy:3128",
+            ),
+        ] {
+            assert_eq!(action.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn a_plan_waiting_for_remote_facts_is_not_converged() {
+        let mut p = Plan::default();
+        assert!(p.is_converged());
+        p.needs_remote = true;
+        assert!(!p.is_converged());
+        p.needs_remote = false;
+        p.actions.push(Action::Uninstall);
+        assert!(!p.is_converged());
+    }
+
+    /// oneagentctl reports the endpoint list in braces, spaced and in its own order: only a
+    /// different set of endpoints is drift.
+    #[test]
+    fn server_lists_compare_as_sets() {
+        let want = "https://a/communication;https://b";
+        let s = Settings {
+            server: Some(want.into()),
+            ..Default::default()
+        };
+        let mut o = installed(V2);
+        for (have, drift) in [
+            (None, true),
+            (Some("{https://a/communication}"), true),
+            (Some("{https://b;https://c;https://a/communication}"), true),
+            (Some("{ https://b ; https://a/communication ;}"), false),
+            (Some(want), false),
+        ] {
+            o.server = have.map(String::from);
+            let args = settings_diff(&s, &o);
+            let expected = if drift {
+                vec![format!("--set-server={want}")]
+            } else {
+                vec![]
+            };
+            assert_eq!(args, expected, "{have:?}");
+        }
+    }
 }

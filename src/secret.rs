@@ -264,6 +264,16 @@ mod tests {
     }
 
     #[test]
+    fn a_password_after_an_equals_sign_is_masked_and_nothing_before_it() {
+        // Masking too much is a defect too: the message must still say which option it was.
+        assert_eq!(redact_userinfo("k:=u:pw@h"), "k:=u:***@h");
+        assert_eq!(
+            redact_userinfo("--proxy=u:pw@h:3128"),
+            "--proxy=u:***@h:3128"
+        );
+    }
+
+    #[test]
     fn never_prints_and_yields_the_public_id() {
         let s = Secret::new(" dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.SECRETPART\n");
         assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");

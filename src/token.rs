@@ -359,4 +359,19 @@ mod tests {
         assert!(warning.contains(&minted.id));
         crate::http::testing::assert_no_secret(&warning, &[&minted.token, &mgmt]);
     }
+
+    /// The id goes into the DELETE's path: an empty one or one with a path character is
+    /// refused before any request (`DELETE .../apiTokens/` would name the collection).
+    #[test]
+    fn revoke_refuses_what_is_not_a_token_id() {
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "mint-2");
+        sim.clear_requests();
+        for id in ["", "../x", "a/b"] {
+            let err = revoke(&c, &api, &mgmt, id).unwrap_err();
+            assert_eq!(kind_of(&err), Kind::Internal, "{id:?}");
+        }
+        assert_eq!(seen(&sim), Vec::<(String, String)>::new());
+    }
 }

@@ -540,4 +540,17 @@ mod tests {
         let err = check_download_at(&d, Some(sig), None, &fixture_trust(), at_2027()).unwrap_err();
         assert_eq!(kind_of(&err), Kind::Internal);
     }
+
+    /// A system root that exists but cannot be read is a configuration error to fix, not a
+    /// reason to download another root instead.
+    #[test]
+    fn an_unreadable_system_root_is_exit_3_without_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_trust_from(None, dir.path(), &no_fetch).unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Config);
+        assert!(
+            crate::error::one_line(&err).contains("could not read"),
+            "{err:#}"
+        );
+    }
 }

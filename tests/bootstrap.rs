@@ -735,3 +735,45 @@ fn exit_6_when_the_host_does_not_match_the_plan_afterwards() {
     assert_eq!(w.oneagentctl(&["--get-tenant"]), "other-t1");
     assert_eq!(w.status_json()["state"], "Failed");
 }
+
+/// A failure after the token was minted (here: connectioninfo for a re-point) still revokes it
+/// before the run ends, and says so.
+#[test]
+fn a_failed_repoint_revokes_the_token_it_minted() {
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    w.fault(
+        "GET",
+        "/e/*/api/v1/deployment/installer/agent/connectioninfo",
+        Fault::Status { status: 403 },
+    );
+    let r = w
+        .cmd("apply")
+        .args(&["--fact", "hostname=xyz-q7-db01"])
+        .run();
+    r.code(4).stderr_has("revoked installer download token");
+    let id = w.assert_minted_token_revoked("xyz-q7");
+    r.stderr_has(&format!("revoked installer download token {id}"));
+    assert_eq!(w.oneagentctl(&["--get-tenant"]), "abc-p1");
+    w.assert_no_secrets(&[&r], &[]);
+}
+
+/// A revoke that fails is a warning naming the token, never reported as revoked.
+#[test]
+fn a_failed_revoke_is_a_warning_not_a_revoked_line() {
+    let w = World::new();
+    w.fault(
+        "DELETE",
+        "/e/*/api/v2/apiTokens/*",
+        Fault::Status { status: 403 },
+    );
+    let r = w.cmd("apply").run();
+    r.code(2)
+        .stderr_has("could not revoke installer download token");
+    assert!(
+        !r.stderr.contains("revoked installer download token"),
+        "{}",
+        r.dump()
+    );
+    w.assert_no_secrets(&[&r], &[]);
+}
