@@ -241,4 +241,25 @@ mod tests {
         assert!(!alive(&mine.id));
         assert!(alive(&other.id));
     }
+
+    #[test]
+    fn every_page_of_the_listing_is_swept() {
+        // dtsim pages the token list by 200, as Dynatrace does: 201 tokens of one name need a
+        // second page, whose tokens must not be left alive.
+        let sim = sim();
+        let c = client();
+        let (api, mgmt) = tenant(&sim, &c, "pages-1");
+        for _ in 0..201 {
+            super::super::mint_installer_token(&c, &api, &mgmt, "many").unwrap();
+        }
+        revoke_named(&c, &api, &mgmt, "many").unwrap();
+        assert_eq!(dead_named(&sim, "pages-1", "many"), 201);
+    }
+
+    #[test]
+    fn the_warning_names_the_tokens_and_what_to_do() {
+        let w = warning("run 7", &anyhow::anyhow!("HTTP 503"));
+        assert!(w.contains("'run 7'") && w.contains("HTTP 503"), "{w}");
+        assert!(w.contains("expire by themselves within 15 minutes"), "{w}");
+    }
 }
