@@ -36,10 +36,10 @@ fn try_lock(file: &File) -> std::io::Result<bool> {
     if rc == 0 {
         return Ok(true);
     }
+    // No EINTR arm: with LOCK_NB flock never waits, so no signal can interrupt it (flock(2)).
     let err = std::io::Error::last_os_error();
     match err.raw_os_error() {
         Some(libc::EWOULDBLOCK) => Ok(false),
-        Some(libc::EINTR) => Ok(false),
         _ => Err(err),
     }
 }

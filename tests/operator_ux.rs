@@ -12,7 +12,7 @@ use harness::{assert_clean, find_token, write_private, World};
 use serde_json::Value;
 
 /// Runs `apply` with stderr on a pseudo-terminal; returns (exit code, what the terminal got).
-fn apply_on_a_pty(w: &World) -> (i32, String) {
+fn apply_on_a_pty(w: &World, extra: &[&str]) -> (i32, String) {
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty writes two descriptors into the given ints; the other arguments may be null.
     let rc = unsafe {
@@ -29,6 +29,7 @@ fn apply_on_a_pty(w: &World) -> (i32, String) {
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     let mut child = w
         .cmd("apply")
+        .args(extra)
         .command()
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -59,7 +60,7 @@ fn progress_bar_on_a_terminal_and_timed_lines_on_a_pipe() {
         installer_size: Some(8 << 20),
         ..Default::default()
     });
-    let (code, tty) = apply_on_a_pty(&w);
+    let (code, tty) = apply_on_a_pty(&w, &[]);
     assert_eq!(code, 2, "{tty}");
     assert!(
         tty.contains("\r\x1b[2Kdownloading installer ["),
@@ -67,6 +68,17 @@ fn progress_bar_on_a_terminal_and_timed_lines_on_a_pipe() {
     );
     assert!(tty.contains("/8.0 MiB"), "no byte count: {tty:?}");
     assert!(tty.contains("MiB/s ETA"), "no rate or ETA: {tty:?}");
+    // -q and --json promise no progress output, on a terminal too.
+    for quiet in ["-q", "--json"] {
+        let w = World::new();
+        let (code, tty) = apply_on_a_pty(&w, &[quiet]);
+        assert_eq!(code, 2, "{tty}");
+        // (The terminal itself turns each \n into \r\n: look for the bar, not for \r.)
+        assert!(
+            !tty.contains('\x1b') && !tty.contains("ETA"),
+            "{quiet}: {tty:?}"
+        );
+    }
 
     let w = World::new();
     let r = w.cmd("apply").run();

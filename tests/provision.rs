@@ -86,6 +86,18 @@ fn provision_hands_out_an_installer_only_token_and_the_node_installs_with_it() {
         .and_then(|(_, left)| left)
         .expect("the handed-out token has an expiry");
     assert!((1..=15 * 60).contains(&left), "expires in {left} s");
+    // The expiry we print is the one Dynatrace keeps for that token.
+    let printed = result["expiresAt"].as_str().unwrap();
+    let printed_ms = humantime::parse_rfc3339_weak(printed)
+        .unwrap_or_else(|e| panic!("expiresAt {printed:?}: {e}"))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let kept_ms = record["expiresMs"].as_i64().expect("dtsim keeps an expiry");
+    assert!(
+        (printed_ms - kept_ms).abs() < 1000,
+        "{printed} vs {kept_ms} ms"
+    );
 
     // The node: no cluster URL, no cluster token; the token file and the API URL only.
     let token_file = hand_to_node(&w, &token);
