@@ -1,7 +1,8 @@
 //! The command bodies main.rs dispatches to: `apply`/`check` (the pipeline, then the result
-//! line or JSON object), `verify`, and the read-only `status` and `facts`, which read the state
-//! dir, the host and the configured facts and change nothing. All print through report.rs's
-//! formats.
+//! line or JSON object), `provision`, a run that failed before it started, `verify`, and the
+//! read-only `status` and `facts`, which read the state dir, the host and the configured facts
+//! and change nothing. All print through report.rs's formats; the runs that change or mint
+//! something also write their `--log-file` line here.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,7 +11,9 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::apply::{self, Mode};
+use crate::cli::{Cmd, ProvisionArgs};
 use crate::config::Config;
+use crate::crash;
 use crate::error::{kind_of, one_line, Kind, Outcome as Done, ResultExt};
 use crate::facts;
 use crate::fsafe;
@@ -50,26 +53,86 @@ pub fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> Ex
     } else if !(cfg.quiet && outcome.error.is_some()) {
         println!("{}", r.line(mode == Mode::Check));
     }
-    let run = logfile::Run {
-        command: if mode == Mode::Check {
-            "check"
-        } else {
-            "apply"
-        },
-        exit_code: code,
-        duration_ms: r.duration_ms,
-        error: r.error.clone(),
+    let command = if mode == Mode::Check {
+        "check"
+    } else {
+        "apply"
     };
+    let run = logfile::Run::of(command, &r);
     let result = serde_json::to_value(&r).unwrap_or_default();
     logfile::record(cfg.log_file.as_deref(), result, &run, &cfg.secrets(), out);
     ExitCode::from(code)
 }
 
-/// The `--json` object of a run that failed before (or without) an apply outcome: a bad
-/// configuration, or a failed `provision`. `--json` promises one object on stdout, so callers
-/// parsing it get the exit code and the error line instead of nothing.
-pub fn print_failure_json(e: &anyhow::Error, started: Instant) {
-    print_json(&failure_report(e, started));
+/// A run that ended before its command could start (a bad configuration): the one error
+/// line, the `--json` object for the commands that promise one (so callers parsing it get the
+/// exit code and the error instead of nothing), and the `--log-file` line.
+pub fn failed_to_start(
+    cmd: &Cmd,
+    e: &anyhow::Error,
+    json: bool,
+    log_file: Option<&Path>,
+    started: Instant,
+) -> ExitCode {
+    let r = failure_report(e, started);
+    let command = match cmd {
+        Cmd::Apply => Some("apply"),
+        Cmd::Check => Some("check"),
+        Cmd::Provision(_) => Some("provision"),
+        _ => None,
+    };
+    if json && command.is_some() {
+        print_json(&r);
+    }
+    let code = fail(e);
+    if let Some(command) = command {
+        // provision's own result object has another shape (see [`provision`]).
+        let result = match cmd {
+            Cmd::Provision(_) => serde_json::Value::Null,
+            _ => serde_json::to_value(&r).unwrap_or_default(),
+        };
+        let out = Reporter {
+            quiet: false,
+            verbose: 0,
+        };
+        logfile::record(log_file, result, &logfile::Run::of(command, &r), &[], out);
+    }
+    code
+}
+
+/// `provision`: its own result (provision.rs), the `--json` failure object, and a
+/// `--log-file` line without provision's result object, which may hold the token.
+pub fn provision(cfg: &Config, args: &ProvisionArgs, out: Reporter, started: Instant) -> ExitCode {
+    let done = crash::catch("provisioning", || crate::provision::run(cfg, args, out));
+    let (code, exit, error) = match done {
+        Ok(done) => (done.exit_code(), ExitCode::from(done.exit_code()), None),
+        Err(e) => {
+            if cfg.json {
+                print_json(&failure_report(&e, started));
+            }
+            (kind_of(&e).exit_code(), fail(&e), Some(one_line(&e)))
+        }
+    };
+    let run = logfile::Run {
+        command: "provision",
+        exit_code: code,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error,
+    };
+    logfile::record(
+        cfg.log_file.as_deref(),
+        Default::default(),
+        &run,
+        &cfg.secrets(),
+        out,
+    );
+    exit
+}
+
+/// The error line on stderr, once; the exit code of its kind.
+pub fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", one_line(e));
+    ExitCode::from(kind_of(e).exit_code())
 }
 
 /// The result of a run that failed before (or without) an apply outcome; also what

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{failure, Kind, ResultExt};
 use crate::fsafe;
-use crate::report::Reporter;
+use crate::report::{Reporter, RunReport};
 use crate::secret::redact;
 
 /// A line is ~1 KiB: 10 MiB keep about ten thousand runs, two generations twice that.
@@ -25,6 +25,18 @@ pub struct Run<'a> {
     pub exit_code: u8,
     pub duration_ms: u64,
     pub error: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    /// The run fields of an apply-shaped result (`apply`, `check`, a failed configuration).
+    pub fn of(command: &'a str, r: &RunReport) -> Self {
+        Run {
+            command,
+            exit_code: r.exit_code,
+            duration_ms: r.duration_ms,
+            error: r.error.clone(),
+        }
+    }
 }
 
 /// [`append`] when `--log-file` is set; a failure is a warning: the run's exit code stands.

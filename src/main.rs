@@ -38,8 +38,9 @@ use std::time::Instant;
 
 use crate::apply::Mode;
 use crate::cli::Cmd;
+use crate::commands::fail;
 use crate::config::Inputs;
-use crate::error::{kind_of, one_line, Kind};
+use crate::error::{one_line, Kind};
 use crate::report::Reporter;
 
 fn main() -> ExitCode {
@@ -97,30 +98,13 @@ fn run_command() -> ExitCode {
     let cfg = match resolved {
         Ok(cfg) => cfg,
         Err(e) => {
-            let r = commands::failure_report(&e, started);
-            if cli.opts.json && matches!(cmd, Cmd::Apply | Cmd::Check | Cmd::Provision(_)) {
-                commands::print_failure_json(&e, started);
-            }
-            let code = fail(&e);
-            if let Some(command) = logged(&cmd) {
-                let out = Reporter {
-                    quiet: false,
-                    verbose: 0,
-                };
-                // provision's own result object has another shape (see below).
-                let result = match cmd {
-                    Cmd::Provision(_) => serde_json::Value::Null,
-                    _ => serde_json::to_value(&r).unwrap_or_default(),
-                };
-                let run = logfile::Run {
-                    command,
-                    exit_code: r.exit_code,
-                    duration_ms: r.duration_ms,
-                    error: r.error.clone(),
-                };
-                logfile::record(cli.opts.log_file.as_deref(), result, &run, &[], out);
-            }
-            return code;
+            return commands::failed_to_start(
+                &cmd,
+                &e,
+                cli.opts.json,
+                cli.opts.log_file.as_deref(),
+                started,
+            )
         }
     };
     let out = Reporter {
@@ -148,34 +132,7 @@ fn run_command() -> ExitCode {
         Cmd::Verify { file } => finish(crash::catch("verifying the file", || {
             commands::verify(&cfg, &file, out)
         })),
-        Cmd::Provision(args) => {
-            let done = crash::catch("provisioning", || provision::run(&cfg, &args, out));
-            let (code, exit, error) = match done {
-                Ok(done) => (done.exit_code(), ExitCode::from(done.exit_code()), None),
-                Err(e) => {
-                    if cfg.json {
-                        commands::print_failure_json(&e, started);
-                    }
-                    (kind_of(&e).exit_code(), fail(&e), Some(one_line(&e)))
-                }
-            };
-            // Not provision's result object: it may hold the token it handed out.
-            let run = logfile::Run {
-                command: "provision",
-                exit_code: code,
-                duration_ms: started.elapsed().as_millis() as u64,
-                error,
-            };
-            let secrets = cfg.secrets();
-            logfile::record(
-                cfg.log_file.as_deref(),
-                Default::default(),
-                &run,
-                &secrets,
-                out,
-            );
-            exit
-        }
+        Cmd::Provision(args) => commands::provision(&cfg, &args, out, started),
         #[cfg(feature = "sim")]
         Cmd::Demo => finish(crash::catch("running the demo", || demo::run(out))),
         #[cfg(not(feature = "sim"))]
@@ -186,24 +143,9 @@ fn run_command() -> ExitCode {
     }
 }
 
-/// The commands `--log-file` records (the others change nothing and mint nothing).
-fn logged(cmd: &Cmd) -> Option<&'static str> {
-    match cmd {
-        Cmd::Apply => Some("apply"),
-        Cmd::Check => Some("check"),
-        Cmd::Provision(_) => Some("provision"),
-        _ => None,
-    }
-}
-
 fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
-}
-
-fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {}", one_line(e));
-    ExitCode::from(kind_of(e).exit_code())
 }
