@@ -388,3 +388,36 @@ fn a_bad_hostname_pattern_is_one_line_with_the_reason() {
         r.dump()
     );
 }
+
+/// Against a cluster whose CA is in no trust store: refused (exit 4, no request reached it,
+/// the fix named) until `--ssl-mode all` waives the check and says so, or the CA is given with
+/// `--ca-file`. Neither the refusal nor the waiver prints a secret.
+#[test]
+fn an_unknown_cluster_ca_is_refused_unless_trusted_or_waived() {
+    let w = World::with(dtsim::Options {
+        tls: true,
+        ..dtsim::Options::default()
+    });
+    assert!(w.sim.url().starts_with("https://"), "{}", w.sim.url());
+
+    let refused = w.cmd("apply").run();
+    refused.code(4).stderr_has("--ca-file");
+    assert!(w.requests().is_empty(), "{}", refused.dump());
+    assert!(!w.installed(), "{}", refused.dump());
+
+    let waived = w.cmd("apply").args(&["--ssl-mode", "all"]).run();
+    waived
+        .code(2)
+        .stderr_has("warning: --ssl-mode all: TLS certificates are not verified");
+    assert!(w.installed(), "{}", waived.dump());
+    w.assert_minted_token_revoked("abc-p1");
+
+    // Installed: only --upgrade still asks the cluster (for the target version).
+    let before = w.requests().len();
+    let ca = w.ca.display().to_string();
+    let trusted = w.cmd("check").args(&["--upgrade", "--ca-file", &ca]).run();
+    trusted.code(0);
+    assert!(!trusted.stderr.contains("--ssl-mode"), "{}", trusted.dump());
+    assert!(w.requests().len() > before, "{}", trusted.dump());
+    w.assert_no_secrets(&[&refused, &waived, &trusted], &[]);
+}

@@ -6,14 +6,32 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::Method;
 use serde_json::Value;
 
+/// The CAs of the TLS dtsims this test process started ([`trust`]): the tests' own requests
+/// verify them as the product would, instead of accepting any certificate.
+static TRUSTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Trust `ca_pem` (a dtsim's CA) for the tests' own requests.
+pub fn trust(ca_pem: &str) {
+    TRUSTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ca_pem.to_string());
+}
+
 fn client() -> Client {
-    // reqwest is built without a crypto provider of its own: it gets a ring configuration
-    // (dtsim runs plain HTTP here, so no roots are needed).
+    use rustls_pki_types::{pem::PemObject, CertificateDer};
+    // reqwest is built without a crypto provider of its own: it gets a ring configuration.
+    let mut roots = rustls::RootCertStore::empty();
+    for pem in TRUSTED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(cert.expect("a dtsim CA")).expect("a dtsim CA");
+        }
+    }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
-        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_root_certificates(roots)
         .with_no_client_auth();
     Client::builder()
         .no_proxy()

@@ -46,7 +46,11 @@ impl World {
     }
 
     pub fn with(o: Options) -> World {
+        let tls = o.tls;
         let sim = Dtsim::start_with(o).expect("dtsim starts");
+        if tls {
+            http::trust(&sim.ca_pem());
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let ca = dir.path().join("dtsim-ca.pem");
         std::fs::write(&ca, sim.ca_pem()).expect("write CA");
