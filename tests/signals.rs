@@ -353,9 +353,21 @@ fn signal_a_blocked_step<'w>(
     sig: i32,
 ) -> harness::Done<'w> {
     w.cmd("apply").run().code(2);
+    signal_a_blocked(w, "apply", rel, when, args, sig)
+}
+
+/// [`signal_a_blocked_step`] on an installed host, for any subcommand `sub`.
+fn signal_a_blocked<'w>(
+    w: &'w World,
+    sub: &str,
+    rel: &str,
+    when: &str,
+    args: &[&str],
+    sig: i32,
+) -> harness::Done<'w> {
     let marker = block_program(w, rel, when);
     w.sim.clear_requests();
-    let run = w.cmd("apply").args(args).start();
+    let run = w.cmd(sub).args(args).start();
     wait_for(Duration::from_secs(10), "the blocked step", || {
         marker.exists()
     });
@@ -458,4 +470,28 @@ fn sigterm_during_check_revokes_its_token_and_exits_4() {
     // check never writes status.json: the install's stays, whole and unchanged.
     assert_cleaned_up(&w, &r, None);
     assert_eq!(read_status(&w), before);
+}
+
+/// `check` changes nothing, but it does run oneagentctl to read the host's settings; a signal
+/// there stops that child too. The exit is 6, the README's code for a stopped oneagentctl, and
+/// nothing was sent or written: status.json is the install's, byte for byte.
+#[test]
+fn sigterm_during_checks_own_oneagentctl_read_stops_it_and_exits_6() {
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    let before = read_status(&w);
+    let r = signal_a_blocked(
+        &w,
+        "check",
+        "agent/tools/oneagentctl",
+        "--get-*",
+        &["--host-group", "moved"],
+        libc::SIGTERM,
+    );
+    r.code(6)
+        .stderr_has("interrupted by SIGTERM while")
+        .stderr_has("--get-");
+    assert_cleaned_up(&w, &r, None);
+    assert_eq!(read_status(&w), before);
+    assert!(w.requests().is_empty(), "{}", r.dump());
 }
