@@ -421,3 +421,37 @@ fn an_unknown_cluster_ca_is_refused_unless_trusted_or_waived() {
     assert!(w.requests().len() > before, "{}", trusted.dump());
     w.assert_no_secrets(&[&refused, &waived, &trusted], &[]);
 }
+
+/// A token in an older format (no `dt0c01.` shape for the pattern redaction to find) that a
+/// child process prints is still hidden, in the error and in last-install.log: the run redacts
+/// the tokens it was given by value, not only by shape.
+#[test]
+fn a_token_a_child_prints_is_redacted_whatever_its_shape() {
+    use std::os::unix::fs::PermissionsExt;
+    const LEGACY: &str = "Zq7LegacyApiTok3nXy9w";
+    let w = World::new();
+    w.cmd("apply").run().code(2);
+    // oneagentctl, when asked to change something, prints the token and fails.
+    let ctl = w.install.join("agent/tools/oneagentctl");
+    let real = ctl.with_extension("real");
+    std::fs::rename(&ctl, &real).expect("move oneagentctl aside");
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --set-*) echo \"using {LEGACY}\"; echo \"refused {LEGACY}\" >&2; exit 1 ;; esac\nexec '{}' \"$@\"\n",
+        real.display()
+    );
+    std::fs::write(&ctl, script).expect("write the wrapper");
+    std::fs::set_permissions(&ctl, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let r = w
+        .cmd("apply")
+        .args(&["--host-group", "moved"])
+        .env("DT_API_TOKEN", LEGACY)
+        .run();
+    r.code(6).stderr_has("refused <redacted>");
+    let log = std::fs::read_to_string(w.state.join("last-install.log")).expect("install log");
+    assert!(
+        log.contains("using <redacted>") && log.contains("refused <redacted>"),
+        "{log}"
+    );
+    w.assert_no_secrets(&[&r], &[LEGACY]);
+}
