@@ -38,8 +38,27 @@ pub struct Cli {
     pub generate_docs: Option<PathBuf>,
 }
 
+/// Why the arguments could not be parsed.
+pub enum ParseError {
+    /// clap's own: a bad flag or value, `--help`, `-V`.
+    Args(clap::Error),
+    /// The configuration file (config::file::layer), with the command line as parsed without
+    /// it, so the failure can still be reported as that command promises (`--json`,
+    /// `--log-file`).
+    ConfigFile {
+        without_file: Box<Cli>,
+        error: anyhow::Error,
+    },
+}
+
+impl From<clap::Error> for ParseError {
+    fn from(e: clap::Error) -> Self {
+        ParseError::Args(e)
+    }
+}
+
 /// Parses the process arguments; the help ends with the exit-code table (error::EXIT_CODES).
-pub fn parse() -> Result<Cli, clap::Error> {
+pub fn parse() -> Result<Cli, ParseError> {
     use clap::{CommandFactory, FromArgMatches};
     let mut table = String::from("Exit codes:\n");
     for (code, name, meaning) in crate::error::EXIT_CODES {
@@ -48,8 +67,14 @@ pub fn parse() -> Result<Cli, clap::Error> {
     let command = Cli::command().after_help(table);
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let first = command.clone().try_get_matches_from(&args)?;
-    let explicit = Cli::from_arg_matches(&first)?.opts.config;
-    let matches = crate::config::file::layer(&command, &args, first, explicit.as_deref())?;
+    let without_file = Cli::from_arg_matches(&first)?;
+    let explicit = without_file.opts.config.clone();
+    let matches = crate::config::file::layer(&command, &args, first, explicit.as_deref()).map_err(
+        |error| ParseError::ConfigFile {
+            without_file: Box::new(without_file),
+            error,
+        },
+    )?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.opts.split_env_lists(&matches);
     Ok(cli)

@@ -56,7 +56,22 @@ fn main() -> ExitCode {
 fn run_command() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(cli::ParseError::ConfigFile {
+            without_file: cli,
+            error,
+        }) => {
+            return match &cli.command {
+                Some(cmd) => commands::failed_to_start(
+                    cmd,
+                    &error,
+                    cli.opts.json,
+                    cli.opts.log_file.as_deref(),
+                    Instant::now(),
+                ),
+                None => fail(&error),
+            }
+        }
+        Err(cli::ParseError::Args(e)) => {
             use clap::error::ErrorKind;
             let code = match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,

@@ -151,6 +151,33 @@ fn unknown_keys_and_bad_values_are_exit_3_naming_file_line_and_key() {
     let r = w.bare(&["status", "--config", "/nonexistent/c.toml"]).run();
     r.code(3)
         .stderr_has("/nonexistent/c.toml (--config or DT_CONFIG) does not exist");
+
+    // `check` reports a file it cannot use as any failed run: the --json object and the
+    // --log-file line, both with exit code 3 and the same error.
+    let log = w.dir.path().join("runs.log");
+    let cfg = config(&w, "f.toml", "clustr-url = \"https://x\"\n");
+    let r = w
+        .bare(&[
+            "check",
+            "--json",
+            "--config",
+            &p(&cfg),
+            "--log-file",
+            &p(&log),
+        ])
+        .run();
+    r.code(3);
+    let j = r.json();
+    assert_eq!(j["exitCode"], 3, "{j}");
+    let error = j["error"].as_str().expect("error line");
+    assert!(error.contains("unknown key 'clustr-url'"), "{j}");
+    let line = std::fs::read_to_string(&log).expect("log file");
+    let logged: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(
+        (logged["command"].as_str(), &logged["exitCode"]),
+        (Some("check"), &j["exitCode"])
+    );
+    assert_eq!(logged["error"], j["error"], "{logged}");
 }
 
 #[test]
@@ -174,6 +201,11 @@ fn tokens_and_passwords_in_the_file_are_refused_and_never_echoed() {
             .env("DT_CLUSTER_URL", &w.sim.url())
             .run();
         r.code(3).stderr_has("configuration file");
+        // --json still gets its one object, with the exit code and the (secret-free) error.
+        let j = r.json();
+        assert_eq!(j["exitCode"], 3, "{j}");
+        let error = j["error"].as_str().expect("error line");
+        assert!(error.contains("configuration file"), "{j}");
         w.assert_no_secrets_in(&[&r], &[], &[password]);
     }
     assert!(w.requests().is_empty(), "nothing was sent");

@@ -33,15 +33,16 @@ const TOKEN_FIX: &str = "write the token to a file only root can read (chmod 600
      cluster-token-file or api-token-file to its path, or use DT_CLUSTER_TOKEN / DT_API_TOKEN";
 
 /// `first` (clap's parse of `args`) with the configuration file's values added where neither a
-/// flag nor the environment set the option. `explicit`: the `--config`/`DT_CONFIG` path.
+/// flag nor the environment set the option. `explicit`: the `--config`/`DT_CONFIG` path. A
+/// failure is exit 3 (`Kind::Config`) and names the file.
 pub fn layer(
     command: &Command,
     args: &[OsString],
     first: ArgMatches,
     explicit: Option<&Path>,
-) -> Result<ArgMatches, clap::Error> {
-    let refuse =
-        |msg: String| clap::Error::raw(clap::error::ErrorKind::ValueValidation, msg + "\n");
+) -> anyhow::Result<ArgMatches> {
+    use crate::error::{failure, Kind};
+    let refuse = |msg: String| failure(Kind::Config, msg);
     let default =
         std::env::var_os(DEFAULT_PATH_ENV).map_or(PathBuf::from(DEFAULT_PATH), PathBuf::from);
     let Some((path, text)) = read(explicit, &default).map_err(|e| refuse(one_line(&e)))? else {
