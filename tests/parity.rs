@@ -340,8 +340,10 @@ fn local_work_needs_no_address_and_no_token() {
         .stderr_has("--cluster-url")
         .requests(&[]);
 
-    // Uninstall: no address, no token.
+    // Uninstall: no address, no token, no tenant.
     local("apply")
+        .without("--tenant-template")
+        .without("--hostname-pattern")
         .args(&["--ensure", "absent"])
         .run()
         .code(2)
@@ -352,4 +354,18 @@ fn local_work_needs_no_address_and_no_token() {
         .run()
         .code(0)
         .requests(&[]);
+}
+
+/// Installing needs a tenant: with none configured and no earlier run to take it from, exit 3
+/// naming the options, before any request.
+#[test]
+fn an_install_without_a_tenant_is_exit_3_before_any_request() {
+    let w = World::new();
+    w.cmd("apply")
+        .without("--tenant-template")
+        .run()
+        .code(3)
+        .stderr_has("no tenant: set --tenant (DT_TENANT) or --tenant-template")
+        .requests(&[]);
+    assert!(!w.installed());
 }

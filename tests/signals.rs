@@ -74,6 +74,9 @@ fn start_and_wait_for_stall(w: &World) -> harness::Running<'_> {
         1,
         "no download dir during the download"
     );
+    let during = w.status_json();
+    assert_eq!(during["state"], "Downloading", "{during}");
+    assert_eq!(during["message"], "downloading OneAgent latest", "{during}");
     run
 }
 
@@ -140,6 +143,16 @@ fn stop_a_hanging_installer(sig: i32, name: &str) {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Installing OneAgent"))
             && alive_in_group(installer.pgid).len() >= 2
     });
+    // While it runs, status.json says so (what Puppet's fact shows a run that hangs).
+    let during = w.status_json();
+    assert_eq!(during["state"], "Installing", "{during}");
+    assert_eq!(during["tenant"], "abc-p1", "{during}");
+    assert!(
+        during["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("running the installer: install OneAgent")),
+        "{during}"
+    );
 
     let signalled = Instant::now();
     run.signal(sig);
