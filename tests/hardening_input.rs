@@ -444,10 +444,12 @@ fn a_token_a_child_prints_is_redacted_whatever_its_shape() {
 
     let r = w
         .cmd("apply")
-        .args(&["--host-group", "moved"])
+        .args(&["--host-group", "moved", "--json"])
         .env("DT_API_TOKEN", LEGACY)
         .run();
     r.code(6).stderr_has("refused <redacted>");
+    // The change failed and the host is as it was: not "changed".
+    assert_eq!(r.json()["changed"], false, "{}", r.dump());
     let log = std::fs::read_to_string(w.state.join("last-install.log")).expect("install log");
     assert!(
         log.contains("using <redacted>") && log.contains("refused <redacted>"),
