@@ -193,6 +193,9 @@ fn upgrade_policy_installs_newer_and_never_downgrades() {
     let w = World::new();
     w.cmd("apply").args(&["--version", V_MID]).run().code(2);
     assert_eq!(w.oneagentctl(&["--version"]), V_MID);
+    // A pinned version never asks for the target: whether an upgrade exists is unknown.
+    let pinned = w.status_json();
+    assert!(pinned["isUpgradeAvailable"].is_null(), "{pinned}");
     // latest without --upgrade: an installed agent on the right tenant is converged.
     w.sim.clear_requests();
     w.cmd("apply").run().code(0).requests(&[]);
