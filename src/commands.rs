@@ -64,6 +64,36 @@ pub fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> Ex
     ExitCode::from(code)
 }
 
+/// The arguments could not be parsed: clap's own message (help and `-V` are exit 0; never
+/// clap's 2, which means "changed" to Puppet and Ansible), or a configuration-file failure
+/// reported as [`failed_to_start`] for the command the line asked for.
+pub fn unparsed(e: crate::cli::ParseError) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e {
+        crate::cli::ParseError::ConfigFile {
+            without_file: cli,
+            error,
+        } => match &cli.command {
+            Some(cmd) => failed_to_start(
+                cmd,
+                &error,
+                cli.opts.json,
+                cli.opts.log_file.as_deref(),
+                Instant::now(),
+            ),
+            None => fail(&error),
+        },
+        crate::cli::ParseError::Args(e) => {
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => Kind::Config.exit_code(),
+            };
+            let _ = e.print();
+            ExitCode::from(code)
+        }
+    }
+}
+
 /// A run that ended before its command could start (a bad configuration): the one error
 /// line, the `--json` object for the commands that promise one (so callers parsing it get the
 /// exit code and the error instead of nothing), and the `--log-file` line.

@@ -56,31 +56,7 @@ fn main() -> ExitCode {
 fn run_command() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
-        Err(cli::ParseError::ConfigFile {
-            without_file: cli,
-            error,
-        }) => {
-            return match &cli.command {
-                Some(cmd) => commands::failed_to_start(
-                    cmd,
-                    &error,
-                    cli.opts.json,
-                    cli.opts.log_file.as_deref(),
-                    Instant::now(),
-                ),
-                None => fail(&error),
-            }
-        }
-        Err(cli::ParseError::Args(e)) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                // Never clap's 2: that means "changed" to Puppet and Ansible.
-                _ => Kind::Config.exit_code(),
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return commands::unparsed(e),
     };
     // A bare `--version` (no value) asks for this tool's version.
     if cli.opts.version == Some(None) {
