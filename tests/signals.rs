@@ -508,3 +508,32 @@ fn sigterm_during_checks_own_oneagentctl_read_stops_it_and_exits_6() {
     assert_eq!(read_status(&w), before);
     assert!(w.requests().is_empty(), "{}", r.dump());
 }
+
+/// A signal while the minted token is being revoked (the download step's last request): the
+/// revoke is not cut short, it completes (204, the token dead), and the run ends there with
+/// exit 4, nothing installed, no download left.
+#[test]
+fn sigterm_during_the_revoke_lets_it_finish_and_exits_4() {
+    let w = World::new();
+    // Only the revoke's DELETE is slow; the rule is gone once that request has arrived.
+    w.fault_times(
+        "DELETE",
+        "/e/abc-p1/api/v2/apiTokens/*",
+        1,
+        Fault::Delay { ms: 1500 },
+    );
+    let run = w.cmd("apply").start();
+    wait_for(Duration::from_secs(10), "the revoke's DELETE", || {
+        w.admin("/__dtsim/faults")
+            .as_array()
+            .is_some_and(|rules| rules.is_empty())
+    });
+    run.signal(libc::SIGTERM);
+    let r = run.finish(Duration::from_secs(8));
+    let what = "interrupted by SIGTERM while downloading OneAgent latest; nothing was installed";
+    r.code(4).stderr_has(what);
+    assert!(!w.installed(), "{}", r.dump());
+    w.assert_minted_token_revoked("abc-p1");
+    assert_eq!(download_dirs(&w), Vec::<String>::new(), "download dir left");
+    assert_cleaned_up(&w, &r, Some(&format!("exit 4: {what}")));
+}
