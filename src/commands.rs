@@ -95,8 +95,8 @@ pub fn unparsed(e: crate::cli::ParseError) -> ExitCode {
 }
 
 /// A run that ended before its command could start (a bad configuration): the one error
-/// line, the `--json` object for the commands that promise one (so callers parsing it get the
-/// exit code and the error instead of nothing), and the `--log-file` line.
+/// line, the `--json` object for the commands that promise one (apply, check, provision and
+/// status, so callers parsing it get the error instead of nothing), and the `--log-file` line.
 pub fn failed_to_start(
     cmd: &Cmd,
     e: &anyhow::Error,
@@ -113,6 +113,9 @@ pub fn failed_to_start(
     };
     if json && command.is_some() {
         print_json(&r);
+    }
+    if json && matches!(cmd, Cmd::Status) {
+        print_unknown_status(e);
     }
     let code = fail(e);
     if let Some(command) = command {
@@ -279,6 +282,21 @@ pub fn status(cfg: &Config) -> Result<()> {
     }
     print_status(&s, updated_at.as_deref());
     error.map_or(Ok(()), Err)
+}
+
+/// `status --json` promises one object whatever happened: with options it could not use, every
+/// field is unknown (null) and `error` says why.
+fn print_unknown_status(e: &anyhow::Error) {
+    let mut v =
+        serde_json::to_value(Status::new(State::NotInstalled, String::new())).unwrap_or_default();
+    if let Some(fields) = v.as_object_mut() {
+        fields
+            .values_mut()
+            .for_each(|f| *f = serde_json::Value::Null);
+        fields.insert("updatedAt".into(), serde_json::Value::Null);
+        fields.insert("error".into(), one_line(e).into());
+    }
+    println!("{v}");
 }
 
 /// The human form of `status`: one aligned line per field.

@@ -726,6 +726,34 @@ fn status_of_a_host_never_touched() {
     w.cmd("status").run().code(0).stdout_has("state:");
 }
 
+/// `status --json` is one object also when the options cannot be used (exit 3): the same
+/// fields, unknown, and the error.
+#[test]
+fn status_json_with_bad_options_is_still_one_object() {
+    let w = World::new();
+    let good = w.cmd("status").arg("--json").run();
+    good.code(0);
+    let bad = w
+        .cmd("status")
+        .without("--cluster-url")
+        .args(&["--json", "--cluster-url", "ftp://x"])
+        .run();
+    bad.code(3).stderr_has("--cluster-url");
+    let (good, bad) = (good.json(), bad.json());
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    };
+    assert_eq!(keys(&bad), keys(&good));
+    assert!(
+        bad["state"].is_null() && bad["isAgentInstalled"].is_null(),
+        "{bad}"
+    );
+    assert_eq!(
+        bad["error"], "--cluster-url \"ftp://x\" must start with https://",
+        "{bad}"
+    );
+}
+
 #[test]
 fn exit_6_when_the_host_does_not_match_the_plan_afterwards() {
     // --api-url points at another tenant (a misrouted ActiveGate): its installer installs fine
