@@ -57,6 +57,22 @@ hyperfine --warmup 3 --runs 100 -N --export-markdown "$work/converged.md" \
 cat "$work/converged.md"
 $bin apply $common $at --json | sed 's/^/converged result: /'
 
+echo "== 2b. converged check: the same options as flags, or as keys of a configuration file"
+# The file is layered in by config::file::layer (one clap parse per key): what does it cost?
+cat > "$work/config.toml" <<EOF
+cluster-url = "$url"
+installer-ca-file = "$work/ca.pem"
+tenant = "bench-p1"
+state-dir = "$work/state"
+install-path = "$work/oa"
+quiet = true
+EOF
+chmod 600 "$work/config.toml"
+hyperfine --warmup 3 --runs 100 -N --export-markdown "$work/config.md" \
+  -n flags "$bin check $common $at" \
+  -n config-file "$bin check --config $work/config.toml"
+cat "$work/config.md"
+
 echo "== 3. peak memory of a fresh install ($SIZE)"
 rm -rf "$work/state" "$work/oa"
 /usr/bin/time -f "max RSS %M KiB, %e s" $bin apply $common $at 2>&1 >/dev/null | tail -1 || true
