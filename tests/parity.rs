@@ -369,3 +369,26 @@ fn an_install_without_a_tenant_is_exit_3_before_any_request() {
         .requests(&[]);
     assert!(!w.installed());
 }
+
+/// A cluster token without the cluster's address (the API URL alone cannot create or check a
+/// tenant): exit 3 naming `--cluster-url`, before any request, also for the root the
+/// signature check would fetch.
+#[test]
+fn a_cluster_token_without_a_cluster_url_is_exit_3_before_any_request() {
+    let w = World::new();
+    let api = format!("{}/e/abc-p1", w.sim.url());
+    for trust in [true, false] {
+        let mut run = w
+            .cmd("apply")
+            .without("--cluster-url")
+            .args(&["--api-url", &api]);
+        if !trust {
+            run = run.without("--installer-ca-file");
+        }
+        run.run()
+            .code(3)
+            .stderr_has("a cluster token is set but no --cluster-url (DT_CLUSTER_URL)")
+            .requests(&[]);
+    }
+    assert!(!w.installed());
+}
