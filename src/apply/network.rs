@@ -355,3 +355,29 @@ impl Drop for Network<'_> {
         self.revoke();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The root certificate's GET (when no `--installer-ca-file` is given): the body as served,
+    /// and anything but a 200 an API failure, never an empty "root".
+    #[test]
+    fn fetch_returns_the_document_as_served_or_fails() {
+        let sim = dtsim::Dtsim::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::defaults(dir.path().join("state"), dir.path().join("oneagent"));
+        let cell = OnceCell::new();
+        let quiet = Reporter {
+            quiet: true,
+            verbose: 0,
+        };
+        let net = Network::new(&cfg, None, "x86_64", quiet, &cell);
+        let pem = net.fetch(&format!("{}/__dtsim/ca.pem", sim.url())).unwrap();
+        assert_eq!(pem, sim.ca_pem().into_bytes());
+        let err = net
+            .fetch(&format!("{}/__dtsim/no-such-document", sim.url()))
+            .unwrap_err();
+        assert_eq!(crate::error::kind_of(&err), Kind::Api, "{err:#}");
+    }
+}
