@@ -315,7 +315,11 @@ mod tests {
         let guard = MintedGuard::mint(&c, &api, &mgmt, "explicit").unwrap();
         // A copy: the guard (and its token) is consumed by the revoke this test checks.
         let token = guard.token().unwrap().clone();
-        assert!(!format!("{guard:?}").contains(token.expose()));
+        // Debug shows what is safe to log (where, and the public id), never the secret.
+        let shown = format!("{guard:?}");
+        assert!(!shown.contains(token.expose()), "{shown}");
+        let id = guard.id().unwrap();
+        assert!(shown.contains(id) && shown.contains(&api), "{shown}");
         guard.revoke().unwrap();
         assert!(matches!(lookup_status(&c, &api, &token), 401 | 404));
 
