@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh                 # 256 MiB installer, 10 fresh installs per variant
 #   SIZE=64M RUNS=3 scripts/bench.sh
+#   BASE_BIN=/tmp/old-oneagent-bootstrap scripts/bench.sh   # also the converged runs of an older build
 #
 # Needs hyperfine and GNU time (apt-get install hyperfine time curl). Traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -51,9 +52,15 @@ curl -fsS -X DELETE "$url/__dtsim/faults" >/dev/null
 
 echo "== 2. converged host: apply and check (zero HTTP requests)"
 $bin apply $common $at >/dev/null || true
+# BASE_BIN=<an older release binary>: the same converged runs with it, back to back on the
+# same host state, so a regression is told apart from a slower machine.
+base=()
+if [ -n "${BASE_BIN:-}" ]; then
+  base=(-n apply-base "$BASE_BIN apply $common $at" -n check-base "$BASE_BIN check $common $at")
+fi
 hyperfine --warmup 3 --runs 100 -N --export-markdown "$work/converged.md" \
   -n apply "$bin apply $common $at" \
-  -n check "$bin check $common $at"
+  -n check "$bin check $common $at" "${base[@]}"
 cat "$work/converged.md"
 $bin apply $common $at --json | sed 's/^/converged result: /'
 
