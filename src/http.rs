@@ -175,6 +175,12 @@ impl Client {
         self
     }
 
+    /// A failure while reading an answer's body (classified in failures.rs; download.rs
+    /// streams bodies itself and reports through this).
+    pub fn body_failure(&self, call: &Call, err: std::io::Error) -> Attempt {
+        failures::body_failure(call, err, self.accept_any)
+    }
+
     /// Requests sent so far, retries included.
     pub fn requests(&self) -> u32 {
         self.sent.load(Ordering::Relaxed)
@@ -234,9 +240,16 @@ impl Client {
             }
             let outcome = match sent {
                 Ok(resp) if expect.contains(&resp.status().as_u16()) => read(resp).map_err(lost),
-                Ok(resp) => Err(self.status_failure(call, resp)),
-                Err(e) if never_connected(&e) => Err(self.connect_failure(call, e, proxy)),
-                Err(e) => Err(lost(self.connect_failure(call, e, proxy))),
+                Ok(resp) => Err(failures::status_failure(call, resp)),
+                Err(e) if never_connected(&e) => {
+                    Err(failures::connect_failure(call, e, proxy, self.accept_any))
+                }
+                Err(e) => Err(lost(failures::connect_failure(
+                    call,
+                    e,
+                    proxy,
+                    self.accept_any,
+                ))),
             };
             let (message, hint) = match outcome {
                 Ok(v) => return Ok(v),
