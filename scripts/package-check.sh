@@ -5,8 +5,8 @@
 # installed /usr/bin binary (exit 2 changed, then 0 converged), then has the Puppet module and
 # the Ansible role install that .deb from the file (package_source / oneagent_bootstrap_package_src)
 # and converge against dtsim (the ignored tests of tests/integrations.rs: they need root and the
-# .deb; puppet and ansible-playbook must be on PATH, as .ci/run puts them), and lists the .rpm
-# with rpm -qlp.
+# .deb; puppet and ansible-playbook must be on PATH, as .ci/run puts them), lists the .rpm
+# with rpm -qlp, and installs it into a private root: rpm -V, its scriptlet, a converged host.
 # Needs root (dpkg -i). Removes the package again, and the state dir if it created it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,22 +68,25 @@ cargo build -q --locked -p dtsim
 sim_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 [ -s "$work/url" ] || die "dtsim did not start: $(cat "$work/dtsim.log")"
+# apply BIN [OPTION...]: one `apply --json` against dtsim; prints its exit code.
 apply() {
+  local bin=$1
+  shift
   set +e
-  DT_CLUSTER_TOKEN_FILE=$work/cluster-token /usr/bin/oneagent-bootstrap apply --json \
+  DT_CLUSTER_TOKEN_FILE=$work/cluster-token "$bin" apply --json \
     --cluster-url "$(cat "$work/url")" --ca-file "$work/ca.pem" \
-    --installer-ca-file "$work/ca.pem" --install-path "$work/oneagent" \
+    --installer-ca-file "$work/ca.pem" \
     --fact hostname=abc-p1-web01 \
     --hostname-pattern '^(?P<customer>[a-z]+)-(?P<stage>[a-z])(?P<index>[0-9]+)-' \
-    --tenant-template '{customer}-{stage}{index}' >"$work/out.json" 2>"$work/err"
+    --tenant-template '{customer}-{stage}{index}' "$@" >"$work/out.json" 2>"$work/err"
   echo $?
   set -e
 }
-code=$(apply)
+code=$(apply /usr/bin/oneagent-bootstrap --install-path "$work/oneagent")
 [ "$code" = 2 ] || die "first apply exited $code, not 2: $(cat "$work/err" "$work/out.json")"
 grep -q '"tenant":"abc-p1"' "$work/out.json" || die "first apply: $(cat "$work/out.json")"
 [ -s "$state/status.json" ] || die "apply wrote no $state/status.json"
-code=$(apply)
+code=$(apply /usr/bin/oneagent-bootstrap --install-path "$work/oneagent")
 [ "$code" = 0 ] || die "second apply exited $code, not 0: $(cat "$work/err" "$work/out.json")"
 if grep -qF "$(cat "$work/cluster-token")" "$work/out.json" "$work/err" "$state/status.json"; then
   die "the cluster token appears in the output or status.json"
@@ -122,6 +125,39 @@ for f in /usr/bin/oneagent-bootstrap /usr/share/man/man1/oneagent-bootstrap.1 \
     grep -qx "$(basename "$f")" <<<"$rpm_files" || die "the .rpm does not hold $(basename "$f")"
   fi
 done
+# ---- the .rpm, installed: into a private root, as this is no rpm-based host ----
+# rpm verifies the files it laid down, the post-install scriptlet is run against that root,
+# and the installed binary converges a host of its own against dtsim.
+if command -v rpm >/dev/null 2>&1; then
+  rroot=$work/rpmroot
+  mkdir -p "$rroot"
+  rpm --root "$rroot" --initdb
+  rpm -i --root "$rroot" --nodeps --noscripts "$rpmfile" 2>"$work/rpm.log" \
+    || die "rpm -i: $(cat "$work/rpm.log")"
+  rpm --root "$rroot" -V --nodeps oneagent-bootstrap \
+    || die "rpm -V: the installed files differ from the package"
+  rbin=$rroot/usr/bin/oneagent-bootstrap
+  [ "$(stat -c %a "$rbin")" = 755 ] || die "the .rpm's binary is $(stat -c %a "$rbin"), not 0755"
+  cmp -s "$rbin" "$dist/oneagent-bootstrap-$version-x86_64-linux" \
+    || die "the .rpm's /usr/bin/oneagent-bootstrap differs from the portable binary"
+  script=$(rpm -qp --scripts "$rpmfile" 2>/dev/null | sed -n '/^postinstall scriptlet/,$p' | tail -n +2)
+  [ "$script" = "install -d -m 0700 /var/lib/oneagent-bootstrap" ] \
+    || die "the .rpm's post-install scriptlet is not the expected one: $script"
+  sh -c "${script//\/var\/lib/$rroot/var/lib}"
+  [ "$(stat -c %a "$rroot/var/lib/oneagent-bootstrap")" = 700 ] \
+    || die "the .rpm's scriptlet made the state dir $(stat -c %a "$rroot/var/lib/oneagent-bootstrap")"
+  rpm_at=(--install-path "$work/rpm-oneagent" --state-dir "$rroot/var/lib/oneagent-bootstrap")
+  code=$(apply "$rbin" "${rpm_at[@]}")
+  [ "$code" = 2 ] || die "apply from the .rpm exited $code, not 2: $(cat "$work/err" "$work/out.json")"
+  code=$(apply "$rbin" "${rpm_at[@]}")
+  [ "$code" = 0 ] || die "second apply from the .rpm exited $code, not 0: $(cat "$work/err")"
+  rpm --root "$rroot" -e --noscripts oneagent-bootstrap 2>/dev/null
+  [ ! -e "$rbin" ] || die "rpm -e left $rbin"
+  rpm_done="installed into a private root (rpm -V, scriptlet, converged a host, removed)"
+else
+  rpm_done="lists its files (no rpm here)"
+fi
+
 say "ok: dist artifacts, .deb installed and converged a host against dtsim (by hand, with Puppet" \
-  "and with Ansible), .rpm lists its files" \
+  "and with Ansible), .rpm $rpm_done" \
   "($(($(date +%s) - started)) s)"
