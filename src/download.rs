@@ -139,7 +139,7 @@ fn write_body(
         let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // No EINTR arm: signals::interruptible retries those on its reading thread.
             Err(e) => {
                 return Err(match signals::is_interruption(&e) {
                     // Never retried: the run is being stopped.

@@ -310,6 +310,48 @@ fn json_200(body: &str) -> String {
 
 const META: &str = r#"{"latestAgentVersion":"1.2.3.20260101-000000"}"#;
 
+/// connectioninfo: `formattedCommunicationEndpoints` is taken as the server gives it (what
+/// `--set-server` gets), the list joined only when it is blank; an answer that lacks any one
+/// of tenant UUID, tenant token and endpoints is refused, never half used.
+#[test]
+fn connection_info_takes_the_formatted_endpoints_and_refuses_any_gap() {
+    let answer = |uuid: &str, token: &str, list: &str, formatted: &str| {
+        json_200(&format!(
+            r#"{{"tenantUUID":"{uuid}","tenantToken":"{token}","communicationEndpoints":[{list}],"formattedCommunicationEndpoints":"{formatted}"}}"#
+        ))
+    };
+    let list = r#""https://a.example/communication","https://b.example/communication""#;
+    let responses = vec![
+        answer("abc", "TT", list, "{https://a.example/communication}"),
+        answer("abc", "TT", list, "  "),
+        answer("", "TT", list, "x"),
+        answer("abc", " ", list, "x"),
+        answer("abc", "TT", "", ""),
+    ];
+    let (addr, server) = raw_server(responses);
+    let c = client_with(&HttpOptions {
+        retries: 0,
+        ..HttpOptions::default()
+    });
+    let token = Secret::new("dt0c01.CONN.INFOSECRET");
+    let api = format!("http://{addr}/e/w/api");
+    let info = crate::download::connection_info(&c, &api, &token).unwrap();
+    assert_eq!(info.endpoints, "{https://a.example/communication}");
+    assert_eq!(info.tenant_uuid, "abc");
+    let info = crate::download::connection_info(&c, &api, &token).unwrap();
+    assert_eq!(
+        info.endpoints,
+        "https://a.example/communication;https://b.example/communication"
+    );
+    for gap in ["tenant UUID", "tenant token", "endpoints"] {
+        let err = crate::download::connection_info(&c, &api, &token).unwrap_err();
+        let text = message(&err, &[&token]);
+        assert_eq!(kind_of(&err), Kind::Api, "{gap}: {text}");
+        assert!(text.contains("is this the right tenant?"), "{gap}: {text}");
+    }
+    server.join().unwrap();
+}
+
 /// What goes on the wire: User-Agent, the token in the header only, no compression.
 #[test]
 fn requests_carry_user_agent_and_header_token_only() {
