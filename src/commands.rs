@@ -53,14 +53,17 @@ pub fn converge(cfg: &Config, mode: Mode, out: Reporter, started: Instant) -> Ex
     } else if !(cfg.quiet && outcome.error.is_some()) {
         println!("{}", r.line(mode == Mode::Check));
     }
-    let command = if mode == Mode::Check {
-        "check"
-    } else {
-        "apply"
-    };
-    let run = logfile::Run::of(command, &r);
-    let result = serde_json::to_value(&r).unwrap_or_default();
-    logfile::record(cfg.log_file.as_deref(), result, &run, &cfg.secrets(), out);
+    // Nothing of the log line is built unless there is a log file (the converged run's cost).
+    if let Some(path) = cfg.log_file.as_deref() {
+        let command = if mode == Mode::Check {
+            "check"
+        } else {
+            "apply"
+        };
+        let result = serde_json::to_value(&r).unwrap_or_default();
+        let run = logfile::Run::of(command, &r);
+        logfile::record(path, result, &run, &cfg.secrets(), out);
+    }
     ExitCode::from(code)
 }
 
@@ -118,7 +121,7 @@ pub fn failed_to_start(
         print_unknown_status(e);
     }
     let code = fail(e);
-    if let Some(command) = command {
+    if let (Some(command), Some(path)) = (command, log_file) {
         // provision's own result object has another shape (see [`provision`]).
         let result = match cmd {
             Cmd::Provision(_) => serde_json::Value::Null,
@@ -128,7 +131,7 @@ pub fn failed_to_start(
             quiet: false,
             verbose: 0,
         };
-        logfile::record(log_file, result, &logfile::Run::of(command, &r), &[], out);
+        logfile::record(path, result, &logfile::Run::of(command, &r), &[], out);
     }
     code
 }
@@ -146,19 +149,15 @@ pub fn provision(cfg: &Config, args: &ProvisionArgs, out: Reporter, started: Ins
             (kind_of(&e).exit_code(), fail(&e), Some(one_line(&e)))
         }
     };
-    let run = logfile::Run {
-        command: "provision",
-        exit_code: code,
-        duration_ms: started.elapsed().as_millis() as u64,
-        error,
-    };
-    logfile::record(
-        cfg.log_file.as_deref(),
-        Default::default(),
-        &run,
-        &cfg.secrets(),
-        out,
-    );
+    if let Some(path) = cfg.log_file.as_deref() {
+        let run = logfile::Run {
+            command: "provision",
+            exit_code: code,
+            duration_ms: started.elapsed().as_millis() as u64,
+            error,
+        };
+        logfile::record(path, Default::default(), &run, &cfg.secrets(), out);
+    }
     exit
 }
 

@@ -39,12 +39,10 @@ impl<'a> Run<'a> {
     }
 }
 
-/// [`append`] when `--log-file` is set; a failure is a warning: the run's exit code stands.
-pub fn record(path: Option<&Path>, result: Value, run: &Run, secrets: &[&str], out: Reporter) {
-    if let Some(path) = path {
-        if let Err(e) = append(path, result, run, secrets) {
-            out.warn(crate::error::one_line(&e));
-        }
+/// [`append`] for `--log-file`; a failure is a warning: the run's exit code stands.
+pub fn record(path: &Path, result: Value, run: &Run, secrets: &[&str], out: Reporter) {
+    if let Err(e) = append(path, result, run, secrets) {
+        out.warn(crate::error::one_line(&e));
     }
 }
 
