@@ -377,7 +377,8 @@ fn trace_line(call: &Call, sent: &reqwest::Result<Response>, took: Duration, att
         strip_url(call.url),
         crate::report::took(took)
     );
-    eprintln!("{}", crate::secret::redact_userinfo(&call.redact(&line)));
+    // The URL is already stripped; the redaction is for anything else a line could carry.
+    eprintln!("{}", call.redact(&line));
 }
 
 /// A JSON body, or an explicitly empty one (`Content-Length: 0`, as servers expect of a POST).

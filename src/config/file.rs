@@ -303,15 +303,10 @@ fn collect_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
     }
 }
 
-/// `scheme://user:password@host...`: a password in a URL's userinfo.
+/// `scheme://user:password@host...`: a password in a URL's userinfo, found by the same rule
+/// that masks them in everything we print (secret.rs).
 fn has_url_password(s: &str) -> bool {
-    let Some((_, rest)) = s.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    s.contains("://") && crate::secret::redact_userinfo(s) != s
 }
 
 /// clap's error as one line: its first lines without the "error: " prefix and the help hint.
