@@ -427,20 +427,12 @@ fn an_unknown_cluster_ca_is_refused_unless_trusted_or_waived() {
 /// the tokens it was given by value, not only by shape.
 #[test]
 fn a_token_a_child_prints_is_redacted_whatever_its_shape() {
-    use std::os::unix::fs::PermissionsExt;
     const LEGACY: &str = "Zq7LegacyApiTok3nXy9w";
     let w = World::new();
     w.cmd("apply").run().code(2);
     // oneagentctl, when asked to change something, prints the token and fails.
-    let ctl = w.install.join("agent/tools/oneagentctl");
-    let real = ctl.with_extension("real");
-    std::fs::rename(&ctl, &real).expect("move oneagentctl aside");
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in --set-*) echo \"using {LEGACY}\"; echo \"refused {LEGACY}\" >&2; exit 1 ;; esac\nexec '{}' \"$@\"\n",
-        real.display()
-    );
-    std::fs::write(&ctl, script).expect("write the wrapper");
-    std::fs::set_permissions(&ctl, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let leak = format!("echo \"using {LEGACY}\"; echo \"refused {LEGACY}\" >&2; exit 1");
+    w.wrap_program("agent/tools/oneagentctl", "--set-*", &leak);
 
     let r = w
         .cmd("apply")

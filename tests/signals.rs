@@ -337,22 +337,12 @@ fn read_status(w: &World) -> Vec<u8> {
     std::fs::read(w.state.join("status.json")).expect("status.json")
 }
 
-/// Replaces the installed program `rel` (under the install path) by a script that, when its
-/// first argument matches the shell pattern `when`, touches `<install>/blocked` and sleeps
-/// for ever; otherwise it runs the original. Returns the marker's path.
+/// Makes the installed program `rel` touch `<install>/blocked` and sleep for ever when its
+/// first argument matches the shell pattern `when`. Returns the marker's path.
 fn block_program(w: &World, rel: &str, when: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = w.install.join(rel);
-    let real = path.with_extension("real");
-    std::fs::rename(&path, &real).expect("move the original aside");
     let marker = w.install.join("blocked");
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in {when}) : > '{}'; while :; do sleep 1; done ;; esac\nexec '{}' \"$@\"\n",
-        marker.display(),
-        real.display()
-    );
-    std::fs::write(&path, script).expect("write the blocking wrapper");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let block = format!(": > '{}'; while :; do sleep 1; done", marker.display());
+    w.wrap_program(rel, when, &block);
     marker
 }
 

@@ -117,6 +117,22 @@ impl World {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Replaces the installed program `rel` (under the install path) by a shell wrapper: when
+    /// its first argument matches the shell pattern `when`, it runs the shell code `then`;
+    /// otherwise it runs the original, moved aside to `rel` with the extension `.real`.
+    pub fn wrap_program(&self, rel: &str, when: &str, then: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.install.join(rel);
+        let real = path.with_extension("real");
+        std::fs::rename(&path, &real).expect("move the original aside");
+        let script = format!(
+            "#!/bin/sh\ncase \"$1\" in {when}) {then} ;; esac\nexec '{}' \"$@\"\n",
+            real.display()
+        );
+        std::fs::write(&path, script).expect("write the wrapper");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
     pub fn installed(&self) -> bool {
         self.install.join("agent/tools/oneagentctl").exists()
     }
